@@ -1,0 +1,285 @@
+/*
+ * Native reference loops for the udpx benchmark (benchmark/run.js).
+ *
+ * Compiled at bench time with `gcc -O2` into a temporary directory; never committed.
+ * Every mode talks only to 127.0.0.1, is bounded in time (alarm), and prints exactly one
+ * JSON line with its result on stdout (receivers print a {"port":N} line first).
+ *
+ *   udpbench sendloop <port> <size> <seconds>   sendto() one datagram per call
+ *   udpbench flood    <port> <size> <seconds>   sendmmsg() batches of 64, full rate
+ *   udpbench recv                               bind 127.0.0.1:0, drain with recvmmsg();
+ *                                               stdin: "start" resets counters and CPU,
+ *                                               "stop" prints the result and exits
+ *   udpbench echo                               bind 127.0.0.1:0, echo every datagram
+ *                                               (recvfrom + sendto) until SIGTERM
+ *   udpbench ping <port> <size> <count> <warmup> <seconds>
+ *                                               ping-pong client, RTT median/p99 in ns
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 64
+#define SLOT 2048
+#define HARD_LIMIT_S 300 /* no mode may outlive this, whatever the driver does */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((noreturn)) static void die(const char *what) {
+  fprintf(stderr, "udpbench: %s: %s\n", what, strerror(errno));
+  exit(2);
+}
+
+static struct sockaddr_in loopback(int port) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+static int udp_socket(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) die("socket");
+  return fd;
+}
+
+/* Binds fd to 127.0.0.1:0 and prints {"port":N}. */
+static void bind_and_announce(int fd) {
+  struct sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  if (getsockname(fd, (struct sockaddr *)&a, &len) < 0) die("getsockname");
+  printf("{\"port\":%d}\n", ntohs(a.sin_port));
+  fflush(stdout);
+}
+
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+static int mode_sendloop(int port, int size, double seconds) {
+  int fd = udp_socket();
+  struct sockaddr_in dst = loopback(port);
+  char *buf = calloc(1, (size_t)size);
+  uint64_t sent = 0, errors = 0;
+  double t0 = now_s(), t = t0;
+  while (t - t0 < seconds) {
+    for (int i = 0; i < 256; i++) {
+      if (sendto(fd, buf, (size_t)size, 0, (struct sockaddr *)&dst, sizeof dst) == size)
+        sent++;
+      else
+        errors++;
+    }
+    t = now_s();
+  }
+  printf("{\"sent\":%llu,\"errors\":%llu,\"elapsed\":%.6f}\n", (unsigned long long)sent,
+         (unsigned long long)errors, t - t0);
+  return 0;
+}
+
+static int mode_flood(int port, int size, double seconds) {
+  int fd = udp_socket();
+  struct sockaddr_in dst = loopback(port);
+  char *buf = calloc(1, (size_t)size);
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = buf;
+    iov[i].iov_len = (size_t)size;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &dst;
+    msgs[i].msg_hdr.msg_namelen = sizeof dst;
+  }
+  uint64_t sent = 0, errors = 0;
+  double t0 = now_s(), t = t0;
+  while (t - t0 < seconds) {
+    for (int k = 0; k < 8; k++) {
+      int n = sendmmsg(fd, msgs, BATCH, 0);
+      if (n > 0)
+        sent += (uint64_t)n;
+      else
+        errors++;
+    }
+    t = now_s();
+  }
+  printf("{\"sent\":%llu,\"errors\":%llu,\"elapsed\":%.6f}\n", (unsigned long long)sent,
+         (unsigned long long)errors, t - t0);
+  return 0;
+}
+
+/* Reads one command line from stdin (non-blocking use: call only when poll says readable).
+ * Returns 's' for start, 'x' for stop or EOF, 0 for anything else. */
+static int read_command(void) {
+  char line[64];
+  ssize_t n = read(0, line, sizeof line - 1);
+  if (n <= 0) return 'x';
+  line[n] = 0;
+  if (strstr(line, "stop")) return 'x';
+  if (strstr(line, "start")) return 's';
+  return 0;
+}
+
+static int mode_recv(void) {
+  int fd = udp_socket();
+  bind_and_announce(fd);
+  static char bufs[BATCH][SLOT];
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = SLOT;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  uint64_t received = 0, bytes = 0, calls = 0, waits = 0;
+  double cpu0 = cpu_s(), t0 = now_s();
+  struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
+  for (;;) {
+    int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n > 0) {
+      received += (uint64_t)n;
+      for (int i = 0; i < n; i++) bytes += msgs[i].msg_len;
+      /* Under a flood EAGAIN may never come: look at stdin now and then anyway. */
+      if ((++calls & 1023) != 0) continue;
+      if (poll(&pfd[1], 1, 0) <= 0) continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      waits++;
+      if (poll(pfd, 2, 1000) <= 0 || !(pfd[1].revents & (POLLIN | POLLHUP))) continue;
+    } else if (errno == EINTR) {
+      continue;
+    } else {
+      die("recvmmsg");
+    }
+    int cmd = read_command();
+    if (cmd == 's') {
+      received = bytes = calls = waits = 0;
+      cpu0 = cpu_s();
+      t0 = now_s();
+      printf("{\"started\":true}\n");
+      fflush(stdout);
+    } else if (cmd == 'x') {
+      break;
+    }
+  }
+  printf("{\"received\":%llu,\"bytes\":%llu,\"calls\":%llu,\"waits\":%llu,\"cpu\":%.6f,"
+         "\"elapsed\":%.6f}\n",
+         (unsigned long long)received, (unsigned long long)bytes, (unsigned long long)calls,
+         (unsigned long long)waits, cpu_s() - cpu0, now_s() - t0);
+  return 0;
+}
+
+static int mode_echo(void) {
+  int fd = udp_socket();
+  bind_and_announce(fd);
+  char buf[SLOT];
+  struct sockaddr_in peer;
+  for (;;) {
+    socklen_t len = sizeof peer;
+    ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("recvfrom");
+    }
+    sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, len);
+  }
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array (the same rule as worker.js). */
+static uint64_t percentile(const uint64_t *sorted, int n, double p) {
+  int idx = (int)(p * n + 0.999999999) - 1;
+  if (idx < 0) idx = 0;
+  if (idx >= n) idx = n - 1;
+  return sorted[idx];
+}
+
+static int mode_ping(int port, int size, int count, int warmup, double seconds) {
+  int fd = udp_socket();
+  struct sockaddr_in dst = loopback(port);
+  struct timeval tv = {.tv_sec = 0, .tv_usec = 200000}; /* resend after 200 ms of silence */
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char *buf = calloc(1, (size_t)(size < 8 ? 8 : size));
+  char reply[SLOT];
+  uint64_t *rtt = calloc((size_t)count, sizeof *rtt);
+  int done = 0, lost = 0, total = count + warmup;
+  double deadline = now_s() + seconds;
+  for (uint32_t seq = 0; (int)seq < total && now_s() < deadline; seq++) {
+    memcpy(buf, &seq, 4);
+    uint64_t t0 = now_ns();
+    sendto(fd, buf, (size_t)size, 0, (struct sockaddr *)&dst, sizeof dst);
+    for (;;) {
+      ssize_t n = recv(fd, reply, sizeof reply, 0);
+      if (n >= 4 && memcmp(reply, &seq, 4) == 0) break;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        lost++;
+        if (now_s() >= deadline) break;
+        t0 = now_ns();
+        sendto(fd, buf, (size_t)size, 0, (struct sockaddr *)&dst, sizeof dst);
+      }
+    }
+    uint64_t t1 = now_ns();
+    if ((int)seq >= warmup && done < count) rtt[done++] = t1 - t0;
+  }
+  qsort(rtt, (size_t)done, sizeof *rtt, cmp_u64);
+  if (done == 0) {
+    printf("{\"n\":0,\"lost\":%d}\n", lost);
+    return 0;
+  }
+  printf("{\"n\":%d,\"lost\":%d,\"median\":%llu,\"p99\":%llu,\"min\":%llu,\"max\":%llu}\n", done,
+         lost, (unsigned long long)percentile(rtt, done, 0.5),
+         (unsigned long long)percentile(rtt, done, 0.99), (unsigned long long)rtt[0],
+         (unsigned long long)rtt[done - 1]);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  alarm(HARD_LIMIT_S);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2) goto usage;
+  const char *m = argv[1];
+  if (!strcmp(m, "sendloop") && argc == 5)
+    return mode_sendloop(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+  if (!strcmp(m, "flood") && argc == 5)
+    return mode_flood(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+  if (!strcmp(m, "recv") && argc == 2) return mode_recv();
+  if (!strcmp(m, "echo") && argc == 2) return mode_echo();
+  if (!strcmp(m, "ping") && argc == 7)
+    return mode_ping(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atof(argv[6]));
+usage:
+  fprintf(stderr, "usage: see the comment at the top of udpbench.c\n");
+  return 64;
+}

@@ -1,0 +1,177 @@
+//! Batched receive: many datagrams per system call into one reusable buffer.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::SockRef;
+
+use crate::sys;
+
+/// The largest UDP payload plus one byte, so a receive can tell a full datagram from a
+/// truncated one. Every slot of a [`RecvBatch`] has this size unless chosen otherwise.
+pub const MAX_DATAGRAM: usize = 65536;
+
+/// What the kernel said about one received datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// Who sent it.
+    pub source: SocketAddr,
+    /// Bytes stored in its slot.
+    pub len: usize,
+    /// True when the datagram was larger than its slot and the rest was discarded.
+    pub truncated: bool,
+}
+
+/// Storage for up to `capacity` datagrams, reused across receives so that the receive path
+/// allocates nothing per datagram.
+#[derive(Debug)]
+pub struct RecvBatch {
+    storage: Vec<u8>,
+    slot: usize,
+    metas: Vec<RecvMeta>,
+    len: usize,
+}
+
+impl RecvBatch {
+    /// A batch of `capacity` slots of [`MAX_DATAGRAM`] bytes.
+    pub fn new(capacity: usize) -> Self {
+        Self::with_slot_size(capacity, MAX_DATAGRAM)
+    }
+
+    /// A batch of `capacity` slots of `slot` bytes each (both at least 1).
+    pub fn with_slot_size(capacity: usize, slot: usize) -> Self {
+        let capacity = capacity.max(1);
+        let slot = slot.max(1);
+        let unset = RecvMeta {
+            source: SocketAddr::from(([0, 0, 0, 0], 0)),
+            len: 0,
+            truncated: false,
+        };
+        RecvBatch {
+            storage: vec![0; capacity * slot],
+            slot,
+            metas: vec![unset; capacity],
+            len: 0,
+        }
+    }
+
+    /// How many datagrams one receive can hold.
+    pub fn capacity(&self) -> usize {
+        self.metas.len()
+    }
+
+    /// How many datagrams the last receive stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the last receive stored nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The payload of datagram `i` of the last receive.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
+    pub fn payload(&self, i: usize) -> &[u8] {
+        let m = self.meta(i);
+        &self.storage[i * self.slot..i * self.slot + m.len]
+    }
+
+    /// The metadata of datagram `i` of the last receive.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
+    pub fn meta(&self, i: usize) -> &RecvMeta {
+        assert!(i < self.len, "datagram index {i} out of range ({})", self.len);
+        &self.metas[i]
+    }
+
+    pub(crate) fn recv_from(&mut self, socket: &SockRef<'_>) -> io::Result<usize> {
+        self.len = 0;
+        let n = sys::recv_batch(socket, &mut self.storage, self.slot, &mut self.metas)?;
+        self.len = n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{BindOptions, Family, UdpSocket};
+    use std::time::{Duration, Instant};
+
+    /// Receives into `batch`, waiting up to two seconds for the first datagram.
+    pub(crate) fn recv_wait(s: &UdpSocket, batch: &mut RecvBatch) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match s.recv_batch(batch) {
+                Ok(n) => return n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
+                Err(e) => panic!("recv_batch: {e}"),
+            }
+        }
+    }
+
+    fn pair() -> (UdpSocket, UdpSocket) {
+        let mk = || {
+            let s = UdpSocket::new(Family::V4).unwrap();
+            s.bind("127.0.0.1:0".parse().unwrap(), BindOptions::default()).unwrap();
+            s
+        };
+        (mk(), mk())
+    }
+
+    #[test]
+    fn receives_many_in_order_with_sizes() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        for i in 0..10u8 {
+            a.send_to(&[&vec![i; i as usize]], to).unwrap();
+        }
+        let mut batch = RecvBatch::new(4);
+        let mut seen = Vec::new();
+        while seen.len() < 10 {
+            let n = recv_wait(&b, &mut batch);
+            assert!(n >= 1 && n <= 4);
+            for i in 0..n {
+                assert_eq!(batch.meta(i).source, a.local_addr().unwrap());
+                assert!(!batch.meta(i).truncated);
+                seen.push(batch.payload(i).to_vec());
+            }
+        }
+        for (i, p) in seen.iter().enumerate() {
+            assert_eq!(p, &vec![i as u8; i]);
+        }
+    }
+
+    #[test]
+    fn flags_truncation_and_empty_datagrams() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        a.send_to(&[b"0123456789"], to).unwrap();
+        a.send_to(&[b""], to).unwrap();
+        let mut batch = RecvBatch::with_slot_size(2, 4);
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let n = recv_wait(&b, &mut batch);
+            for i in 0..n {
+                got.push((batch.payload(i).to_vec(), batch.meta(i).truncated));
+            }
+        }
+        assert_eq!(got[0], (b"0123".to_vec(), true));
+        assert_eq!(got[1], (Vec::new(), false));
+    }
+
+    #[test]
+    fn empty_queue_would_block() {
+        let (_a, b) = pair();
+        let mut batch = RecvBatch::new(1);
+        let e = b.recv_batch(&mut batch).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(batch.is_empty());
+    }
+}

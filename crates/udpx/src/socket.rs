@@ -1,0 +1,356 @@
+//! The socket: creation, binding, connection and every option `dgram` exposes.
+
+use std::io::{self, IoSlice};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
+
+use crate::addr;
+use crate::batch::RecvBatch;
+use crate::sys;
+
+/// The address family of a socket (`udp4` or `udp6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 (`udp4`).
+    V4,
+    /// IPv6 (`udp6`), which also carries IPv4-mapped traffic unless `ipv6_only` is set.
+    V6,
+}
+
+impl Family {
+    fn domain(self) -> Domain {
+        match self {
+            Family::V4 => Domain::IPV4,
+            Family::V6 => Domain::IPV6,
+        }
+    }
+
+    /// True for IPv6.
+    pub fn is_v6(self) -> bool {
+        self == Family::V6
+    }
+}
+
+/// Flags applied between socket creation and `bind(2)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BindOptions {
+    /// `SO_REUSEADDR`: bind a port another socket holds (multicast listeners do this).
+    pub reuse_addr: bool,
+    /// `SO_REUSEPORT`: share a port among sockets; the kernel balances datagrams across them.
+    pub reuse_port: bool,
+    /// `IPV6_V6ONLY`: refuse IPv4-mapped traffic on an IPv6 socket.
+    pub ipv6_only: bool,
+}
+
+/// A non-blocking UDP socket.
+///
+/// Every call returns at once: a receive with nothing queued or a send the kernel cannot take
+/// now fails with [`io::ErrorKind::WouldBlock`]. Wait for readiness with your event loop (the
+/// Node binding uses libuv's, [`AsyncUdpSocket`](crate::AsyncUdpSocket) uses tokio's).
+#[derive(Debug)]
+pub struct UdpSocket {
+    inner: Socket,
+    family: Family,
+}
+
+impl UdpSocket {
+    /// Creates an unbound socket of `family` (non-blocking, close-on-exec).
+    pub fn new(family: Family) -> io::Result<Self> {
+        let inner = Socket::new(family.domain(), Type::DGRAM, Some(Protocol::UDP))?;
+        inner.set_nonblocking(true)?;
+        Ok(UdpSocket { inner, family })
+    }
+
+    /// Adopts an open UDP descriptor, taking ownership of it (as `bind({ fd })` does).
+    ///
+    /// Fails with `EINVAL` when `fd` is not a datagram socket of an IP family; the caller
+    /// keeps ownership in that case.
+    pub fn from_fd(fd: RawFd) -> io::Result<Self> {
+        let family = sys::udp_family(fd)?;
+        // SAFETY: `udp_family` has checked that `fd` is an open datagram socket; the caller
+        // hands its ownership to us, as `bind({ fd })` documents.
+        let inner = Socket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        inner.set_nonblocking(true)?;
+        Ok(UdpSocket { inner, family })
+    }
+
+    /// The family the socket was created with.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Applies `opts` and binds to `addr`.
+    pub fn bind(&self, addr: SocketAddr, opts: BindOptions) -> io::Result<()> {
+        if opts.reuse_addr {
+            self.inner.set_reuse_address(true)?;
+        }
+        if opts.reuse_port {
+            self.inner.set_reuse_port(true)?;
+        }
+        if opts.ipv6_only && self.family.is_v6() {
+            self.inner.set_only_v6(true)?;
+        }
+        self.inner.bind(&SockAddr::from(addr))
+    }
+
+    /// Binds to the unspecified address and an ephemeral port with `SO_REUSEADDR`, as libuv
+    /// does before a membership change on a socket nobody bound.
+    pub fn bind_any(&self) -> io::Result<()> {
+        let any = SocketAddr::new(addr::unspecified(self.family.is_v6()), 0);
+        self.bind(any, BindOptions { reuse_addr: true, ..Default::default() })
+    }
+
+    /// True once the socket has a local address.
+    pub fn is_bound(&self) -> bool {
+        self.local_addr().map(|a| a.port() != 0).unwrap_or(false)
+    }
+
+    /// Sets the default destination; only datagrams from it are received.
+    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
+        self.inner.connect(&SockAddr::from(addr))
+    }
+
+    /// Removes the default destination set by [`connect`](Self::connect).
+    pub fn disconnect(&self) -> io::Result<()> {
+        sys::disconnect(&self.inner)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        to_std(self.inner.local_addr()?)
+    }
+
+    /// The connected peer's address (`ENOTCONN` when not connected).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        to_std(self.inner.peer_addr()?)
+    }
+
+    /// Sends the concatenation of `bufs` as one datagram to `addr`.
+    pub fn send_to(&self, bufs: &[&[u8]], addr: SocketAddr) -> io::Result<usize> {
+        let addr = SockAddr::from(addr);
+        match bufs {
+            [one] => self.inner.send_to(one, &addr),
+            _ => self.inner.send_to_vectored(&io_slices(bufs), &addr),
+        }
+    }
+
+    /// Sends the concatenation of `bufs` as one datagram to the connected peer.
+    pub fn send(&self, bufs: &[&[u8]]) -> io::Result<usize> {
+        match bufs {
+            [one] => self.inner.send(one),
+            _ => self.inner.send_vectored(&io_slices(bufs)),
+        }
+    }
+
+    /// Receives as many queued datagrams as fit in `batch` with one system call where the
+    /// platform has one (`recvmmsg`). Returns how many were received; `WouldBlock` if none.
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        batch.recv_from(&SockRef::from(&self.inner))
+    }
+
+    /// `SO_BROADCAST`.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.inner.set_broadcast(on)
+    }
+
+    /// Unicast TTL (IPv4) or hop limit (IPv6).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        match self.family {
+            Family::V4 => self.inner.set_ttl_v4(ttl),
+            Family::V6 => self.inner.set_unicast_hops_v6(ttl),
+        }
+    }
+
+    /// Multicast TTL (IPv4) or hop limit (IPv6).
+    pub fn set_multicast_ttl(&self, ttl: u32) -> io::Result<()> {
+        match self.family {
+            Family::V4 => self.inner.set_multicast_ttl_v4(ttl),
+            Family::V6 => self.inner.set_multicast_hops_v6(ttl),
+        }
+    }
+
+    /// Whether multicast sent from this socket loops back to local listeners.
+    pub fn set_multicast_loop(&self, on: bool) -> io::Result<()> {
+        match self.family {
+            Family::V4 => self.inner.set_multicast_loop_v4(on),
+            Family::V6 => self.inner.set_multicast_loop_v6(on),
+        }
+    }
+
+    /// The interface outgoing multicast leaves by: an IPv4 address of it for `udp4`,
+    /// an interface index (the scope of `::%eth0`) for `udp6`.
+    pub fn set_multicast_if(&self, iface: SocketAddr) -> io::Result<()> {
+        match (self.family, iface) {
+            (Family::V4, SocketAddr::V4(a)) => self.inner.set_multicast_if_v4(a.ip()),
+            (Family::V6, SocketAddr::V6(a)) => self.inner.set_multicast_if_v6(a.scope_id()),
+            _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+        }
+    }
+
+    /// Joins (`join == true`) or leaves the any-source group `group` on `iface`
+    /// (`None`: the kernel's choice).
+    pub fn set_membership(
+        &self,
+        group: SocketAddr,
+        iface: Option<SocketAddr>,
+        join: bool,
+    ) -> io::Result<()> {
+        match group {
+            SocketAddr::V4(g) => {
+                let ifa = match iface {
+                    Some(SocketAddr::V4(i)) => *i.ip(),
+                    Some(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                    None => Ipv4Addr::UNSPECIFIED,
+                };
+                if join {
+                    self.inner.join_multicast_v4(g.ip(), &ifa)
+                } else {
+                    self.inner.leave_multicast_v4(g.ip(), &ifa)
+                }
+            }
+            SocketAddr::V6(g) => {
+                let index = match iface {
+                    Some(SocketAddr::V6(i)) => i.scope_id(),
+                    Some(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                    None => 0,
+                };
+                if join {
+                    self.inner.join_multicast_v6(g.ip(), index)
+                } else {
+                    self.inner.leave_multicast_v6(g.ip(), index)
+                }
+            }
+        }
+    }
+
+    /// Joins or leaves the source-specific group (`source`, `group`) on `iface`.
+    pub fn set_source_membership(
+        &self,
+        source: SocketAddr,
+        group: SocketAddr,
+        iface: Option<SocketAddr>,
+        join: bool,
+    ) -> io::Result<()> {
+        sys::set_source_membership(&self.inner, source, group, iface, join)
+    }
+
+    /// `SO_RCVBUF`: `size == 0` reads it; otherwise sets it and returns what the kernel
+    /// reports back (Linux doubles the request).
+    pub fn recv_buffer_size(&self, size: usize) -> io::Result<usize> {
+        if size > 0 {
+            self.inner.set_recv_buffer_size(size)?;
+        }
+        self.inner.recv_buffer_size()
+    }
+
+    /// `SO_SNDBUF`, as [`recv_buffer_size`](Self::recv_buffer_size).
+    pub fn send_buffer_size(&self, size: usize) -> io::Result<usize> {
+        if size > 0 {
+            self.inner.set_send_buffer_size(size)?;
+        }
+        self.inner.send_buffer_size()
+    }
+
+    /// The pending socket error (`SO_ERROR`), cleared by reading it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.take_error()
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl From<UdpSocket> for std::net::UdpSocket {
+    fn from(s: UdpSocket) -> Self {
+        s.inner.into()
+    }
+}
+
+fn io_slices<'a>(bufs: &'a [&'a [u8]]) -> Vec<IoSlice<'a>> {
+    bufs.iter().map(|b| IoSlice::new(b)).collect()
+}
+
+fn to_std(a: SockAddr) -> io::Result<SocketAddr> {
+    a.as_socket()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound(family: Family, ip: &str) -> UdpSocket {
+        let s = UdpSocket::new(family).unwrap();
+        s.bind(SocketAddr::new(ip.parse().unwrap(), 0), BindOptions::default()).unwrap();
+        s
+    }
+
+    #[test]
+    fn gathered_send_arrives_as_one_datagram() {
+        let a = bound(Family::V4, "127.0.0.1");
+        let b = bound(Family::V4, "127.0.0.1");
+        let n = a.send_to(&[b"ab", b"", b"cde"], b.local_addr().unwrap()).unwrap();
+        assert_eq!(n, 5);
+        let mut batch = RecvBatch::new(4);
+        let got = crate::batch::tests::recv_wait(&b, &mut batch);
+        assert_eq!(got, 1);
+        assert_eq!(batch.payload(0), b"abcde");
+        assert_eq!(batch.meta(0).source, a.local_addr().unwrap());
+    }
+
+    #[test]
+    fn connect_filters_and_disconnect_restores() {
+        let a = bound(Family::V4, "127.0.0.1");
+        let b = bound(Family::V4, "127.0.0.1");
+        a.connect(b.local_addr().unwrap()).unwrap();
+        assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+        assert_eq!(a.send(&[b"x"]).unwrap(), 1);
+        a.disconnect().unwrap();
+        assert_eq!(a.peer_addr().unwrap_err().raw_os_error(), Some(libc::ENOTCONN));
+    }
+
+    #[test]
+    fn reports_address_in_use() {
+        let a = bound(Family::V4, "127.0.0.1");
+        let b = UdpSocket::new(Family::V4).unwrap();
+        let e = b.bind(a.local_addr().unwrap(), BindOptions::default()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE));
+        // SO_REUSEPORT on both lets two sockets share a port.
+        let opts = BindOptions { reuse_port: true, ..Default::default() };
+        let c = UdpSocket::new(Family::V4).unwrap();
+        c.bind("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+        let d = UdpSocket::new(Family::V4).unwrap();
+        d.bind(c.local_addr().unwrap(), opts).unwrap();
+    }
+
+    #[test]
+    fn options_apply_on_both_families() {
+        for (f, ip) in [(Family::V4, "127.0.0.1"), (Family::V6, "::1")] {
+            let s = bound(f, ip);
+            s.set_ttl(17).unwrap();
+            s.set_multicast_ttl(3).unwrap();
+            s.set_multicast_loop(false).unwrap();
+            s.set_broadcast(true).unwrap();
+            assert!(s.recv_buffer_size(65536).unwrap() >= 65536);
+            assert!(s.send_buffer_size(0).unwrap() > 0);
+        }
+    }
+
+    #[test]
+    fn adopts_only_udp_descriptors() {
+        let s = bound(Family::V6, "::1");
+        let addr = s.local_addr().unwrap();
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(std::net::UdpSocket::from(s));
+        let adopted = UdpSocket::from_fd(fd).unwrap();
+        assert_eq!(adopted.family(), Family::V6);
+        assert_eq!(adopted.local_addr().unwrap(), addr);
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let e = UdpSocket::from_fd(tcp.as_raw_fd()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+    }
+}
