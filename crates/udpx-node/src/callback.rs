@@ -1,0 +1,165 @@
+//! Calling JS from a libuv callback: a handle scope, `napi_make_callback` (so that
+//! `process.nextTick` callbacks and microtasks run after each call, as they do after each of
+//! Node's own handle callbacks), and uncaught exceptions routed to `'uncaughtException'`.
+
+use std::ffi::CString;
+use std::ptr;
+
+use napi::sys;
+
+/// A JS function kept alive by a strong reference, with the async context it runs in.
+pub(crate) struct JsCallback {
+    env: sys::napi_env,
+    func: sys::napi_ref,
+    ctx: sys::napi_async_context,
+}
+
+fn ok(s: sys::napi_status) -> bool {
+    s == sys::Status::napi_ok
+}
+
+impl JsCallback {
+    /// References `func` and opens an async context named `name` for it.
+    ///
+    /// # Safety
+    /// `env` and `func` must be valid for the current call into native code.
+    pub(crate) unsafe fn new(env: sys::napi_env, func: sys::napi_value, name: &str) -> Option<Self> {
+        let mut r = ptr::null_mut();
+        let mut resource = ptr::null_mut();
+        let mut label = ptr::null_mut();
+        let mut ctx = ptr::null_mut();
+        let c = CString::new(name).ok()?;
+        // SAFETY: valid env and values per the contract; out-pointers are live locals.
+        unsafe {
+            if !ok(sys::napi_create_reference(env, func, 1, &mut r)) {
+                return None;
+            }
+            if !ok(sys::napi_create_object(env, &mut resource))
+                || !ok(sys::napi_create_string_utf8(env, c.as_ptr(), name.len() as isize, &mut label))
+                || !ok(sys::napi_async_init(env, resource, label, &mut ctx))
+            {
+                sys::napi_delete_reference(env, r);
+                return None;
+            }
+        }
+        Some(JsCallback { env, func: r, ctx })
+    }
+
+    pub(crate) fn env(&self) -> sys::napi_env {
+        self.env
+    }
+
+    /// Calls the function with the values `args` builds, inside a fresh handle scope.
+    /// `args` returns `None` if it could not build them (the call is then skipped).
+    pub(crate) fn call<const N: usize>(
+        &self,
+        args: impl FnOnce(sys::napi_env) -> Option<[sys::napi_value; N]>,
+    ) {
+        let env = self.env;
+        let mut scope = ptr::null_mut();
+        // SAFETY: called on the env's thread from a loop callback, where opening a scope is
+        // how native code gets to create values.
+        if !ok(unsafe { sys::napi_open_handle_scope(env, &mut scope) }) {
+            return;
+        }
+        let mut func = ptr::null_mut();
+        let mut recv = ptr::null_mut();
+        // SAFETY: the reference is alive until drop; out-pointers are live locals.
+        // `this` is the global object: napi_make_callback requires an object.
+        let ready = unsafe {
+            ok(sys::napi_get_reference_value(env, self.func, &mut func))
+                && !func.is_null()
+                && ok(sys::napi_get_global(env, &mut recv))
+        };
+        if ready {
+            if let Some(argv) = args(env) {
+                let mut result = ptr::null_mut();
+                // SAFETY: `func` is a function value of this env, `argv` holds N values
+                // created in the open scope.
+                let s = unsafe {
+                    sys::napi_make_callback(env, self.ctx, recv, func, N, argv.as_ptr(), &mut result)
+                };
+                if s == sys::Status::napi_pending_exception {
+                    report_uncaught(env);
+                }
+            }
+        }
+        // SAFETY: closes the scope opened above.
+        unsafe { sys::napi_close_handle_scope(env, scope) };
+    }
+
+}
+
+impl Drop for JsCallback {
+    /// Drops the reference and the async context.
+    fn drop(&mut self) {
+        // SAFETY: both were created in `new` for this env and are released once.
+        unsafe {
+            sys::napi_async_destroy(self.env, self.ctx);
+            sys::napi_delete_reference(self.env, self.func);
+        }
+    }
+}
+
+/// Hands the pending exception to Node's uncaught-exception machinery, as an exception
+/// thrown from a `'message'` listener is handled with node:dgram.
+fn report_uncaught(env: sys::napi_env) {
+    let mut err = ptr::null_mut();
+    // SAFETY: an exception is pending on `env`; clearing it yields its value.
+    unsafe {
+        if ok(sys::napi_get_and_clear_last_exception(env, &mut err)) && !err.is_null() {
+            sys::napi_fatal_exception(env, err);
+        }
+    }
+}
+
+/// A cached JS string for the last peer address seen, so a flood from one peer creates no
+/// string per datagram.
+pub(crate) struct StringCache {
+    key: Option<std::net::SocketAddr>,
+    value: sys::napi_ref,
+}
+
+impl StringCache {
+    pub(crate) fn new() -> Self {
+        StringCache { key: None, value: ptr::null_mut() }
+    }
+
+    /// The JS string for `addr` (its port ignored), made with `make` on a miss.
+    pub(crate) fn get(
+        &mut self,
+        env: sys::napi_env,
+        addr: std::net::SocketAddr,
+        make: impl FnOnce() -> String,
+    ) -> Option<sys::napi_value> {
+        let mut key = addr;
+        key.set_port(0);
+        let mut v = ptr::null_mut();
+        if self.key == Some(key) && !self.value.is_null() {
+            // SAFETY: the reference belongs to `env` and is alive until `clear`.
+            if ok(unsafe { sys::napi_get_reference_value(env, self.value, &mut v) }) && !v.is_null() {
+                return Some(v);
+            }
+        }
+        let s = make();
+        // SAFETY: `s` outlives the call, which copies it.
+        if !ok(unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) }) {
+            return None;
+        }
+        self.clear(env);
+        // SAFETY: `v` is a live value in the caller's scope.
+        if ok(unsafe { sys::napi_create_reference(env, v, 1, &mut self.value) }) {
+            self.key = Some(key);
+        }
+        Some(v)
+    }
+
+    pub(crate) fn clear(&mut self, env: sys::napi_env) {
+        if !self.value.is_null() {
+            // SAFETY: the reference was created for `env` and is deleted once.
+            unsafe { sys::napi_delete_reference(env, self.value) };
+            self.value = ptr::null_mut();
+        }
+        self.key = None;
+    }
+}

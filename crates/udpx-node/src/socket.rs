@@ -1,0 +1,521 @@
+//! `NativeSocket`: the handle under the facade's `Socket`, in the manner of Node's `UDP`
+//! handle — methods return `0`/a value or a negative errno, and received datagrams and
+//! writability are reported through JS callbacks registered by `recvStart`.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::ptr;
+use std::rc::Rc;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use udpx::{format_ip, parse_ip, BindOptions, Family, RecvBatch, UdpSocket};
+
+use crate::callback::{JsCallback, StringCache};
+use crate::error::{status, uv_code, EBADF, EINVAL};
+use crate::uv::{self, Poll, PollTarget};
+
+/// Datagrams taken per `recvmmsg` call.
+const RECV_BATCH: usize = 32;
+/// Batches read per readiness event, bounding the work done per loop turn (libuv reads 32).
+const RECV_ROUNDS: usize = 2;
+
+/// `bind` flags, as the facade passes them.
+const FLAG_REUSE_ADDR: u32 = 1;
+const FLAG_IPV6_ONLY: u32 = 2;
+const FLAG_REUSE_PORT: u32 = 4;
+
+thread_local! {
+    /// One receive area per JS thread: callbacks on a thread never overlap, and datagrams
+    /// are copied into JS buffers before the next receive.
+    static RECV_AREA: RefCell<RecvBatch> = RefCell::new(RecvBatch::new(RECV_BATCH));
+}
+
+/// `{ address, family, port }`, as `socket.address()` returns it.
+#[napi(object)]
+pub struct AddressInfo {
+    pub address: String,
+    pub family: String,
+    pub port: u32,
+}
+
+fn address_info(a: SocketAddr) -> AddressInfo {
+    AddressInfo {
+        address: format_ip(&a),
+        family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
+        port: a.port() as u32,
+    }
+}
+
+/// The state shared by the JS object, the poll handle and the environment cleanup hook.
+struct Inner {
+    v6: bool,
+    socket: RefCell<Option<UdpSocket>>,
+    poll: RefCell<Option<Poll>>,
+    refed: Cell<bool>,
+    closed: Cell<bool>,
+    // Rc so that a call in progress keeps its callback alive if JS closes the socket.
+    on_message: RefCell<Option<Rc<JsCallback>>>,
+    on_writable: RefCell<Option<Rc<JsCallback>>>,
+    addr_cache: RefCell<StringCache>,
+    /// The env-cleanup registration (a leaked `Rc<Inner>`), removed on close.
+    cleanup: Cell<*const Inner>,
+    env: Cell<sys::napi_env>,
+}
+
+struct Ready(Rc<Inner>);
+
+impl PollTarget for Ready {
+    fn on_poll(&self, status: i32, events: i32) {
+        let inner = &self.0;
+        if status < 0 {
+            inner.emit_error(status);
+            return;
+        }
+        if events & uv::WRITABLE != 0 && !inner.closed.get() {
+            let cb = inner.on_writable.borrow().clone();
+            if let Some(cb) = cb {
+                cb.call(|env| {
+                    let mut v = ptr::null_mut();
+                    // SAFETY: creating a number in the open scope.
+                    unsafe { sys::napi_get_undefined(env, &mut v) };
+                    Some([v])
+                });
+            }
+        }
+        if events & uv::READABLE != 0 {
+            inner.read_ready();
+        }
+    }
+
+    fn on_closed(self: Box<Self>) {}
+}
+
+impl Inner {
+    fn with_socket<T>(&self, f: impl FnOnce(&UdpSocket) -> T) -> Option<T> {
+        self.socket.borrow().as_ref().map(f)
+    }
+
+    /// Creates the descriptor on first need, as libuv does at bind time.
+    fn ensure_socket(&self, v6: bool) -> std::io::Result<()> {
+        if self.socket.borrow().is_none() {
+            let family = if v6 { Family::V6 } else { Family::V4 };
+            *self.socket.borrow_mut() = Some(UdpSocket::new(family)?);
+        }
+        Ok(())
+    }
+
+    fn emit_error(&self, code: i32) {
+        let cb = self.on_message.borrow().clone();
+        if let Some(cb) = cb {
+            cb.call(|env| {
+                let mut v = ptr::null_mut();
+                // SAFETY: creating a number in the open scope.
+                unsafe { sys::napi_create_int32(env, code, &mut v) };
+                Some([v, v, v])
+            });
+        }
+    }
+
+    /// Reads what is queued (bounded per event) and hands each datagram to JS.
+    fn read_ready(&self) {
+        for _ in 0..RECV_ROUNDS {
+            let got = RECV_AREA.with(|area| {
+                let mut area = area.borrow_mut();
+                let r = self.with_socket(|s| s.recv_batch(&mut area))?;
+                Some(r)
+            });
+            let n = match got {
+                None => return,
+                Some(Ok(n)) => n,
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Some(Err(e)) => {
+                    self.emit_error(uv_code(&e));
+                    return;
+                }
+            };
+            for i in 0..n {
+                if self.closed.get() || self.on_message.borrow().is_none() {
+                    return;
+                }
+                self.deliver(i);
+            }
+            if n < RECV_BATCH {
+                return;
+            }
+        }
+    }
+
+    fn deliver(&self, i: usize) {
+        let Some(cb) = self.on_message.borrow().clone() else { return };
+        cb.call(|env| {
+            RECV_AREA.with(|area| {
+                let area = area.borrow();
+                let (data, meta) = (area.payload(i), area.meta(i));
+                let mut buf = ptr::null_mut();
+                let mut port = ptr::null_mut();
+                let mut copy = ptr::null_mut();
+                // SAFETY: `data` is a live slice of `len` bytes that the call copies.
+                let made = unsafe {
+                    sys::napi_create_buffer_copy(env, data.len(), data.as_ptr().cast(), &mut copy, &mut buf)
+                        == sys::Status::napi_ok
+                        && sys::napi_create_uint32(env, meta.source.port() as u32, &mut port)
+                            == sys::Status::napi_ok
+                };
+                if !made {
+                    return None;
+                }
+                let addr = self.addr_cache.borrow_mut().get(env, meta.source, || format_ip(&meta.source))?;
+                Some([buf, addr, port])
+            })
+        });
+    }
+
+    fn update_poll(&self) -> i32 {
+        let mut guard = self.poll.borrow_mut();
+        let Some(p) = guard.as_mut() else { return 0 };
+        let mut events = 0;
+        if self.on_message.borrow().is_some() {
+            events |= uv::READABLE;
+        }
+        if self.on_writable.borrow().is_some() && p.events() & uv::WRITABLE != 0 {
+            events |= uv::WRITABLE;
+        }
+        status(p.set_events(events))
+    }
+
+    /// Closes the poll handle, the descriptor and the JS references. Idempotent.
+    fn close(&self, from_cleanup_hook: bool) {
+        if self.closed.replace(true) {
+            return;
+        }
+        if let Some(p) = self.poll.borrow_mut().take() {
+            p.close();
+        }
+        self.socket.borrow_mut().take();
+        let env = self.env.get();
+        if let Some(cb) = self.on_message.borrow_mut().take() {
+            self.addr_cache.borrow_mut().clear(cb.env());
+        }
+        self.on_writable.borrow_mut().take();
+        let hook = self.cleanup.replace(ptr::null());
+        if !hook.is_null() && !env.is_null() {
+            if !from_cleanup_hook {
+                // SAFETY: removes exactly the registration made in `recv_start`.
+                unsafe { sys::napi_remove_env_cleanup_hook(env, Some(cleanup_hook), hook as *mut _) };
+            }
+            // SAFETY: `hook` is the Rc leaked at registration; reclaimed once (swapped out).
+            drop(unsafe { Rc::from_raw(hook) });
+        }
+    }
+}
+
+/// Environment teardown (process exit, worker termination): close what is still open.
+unsafe extern "C" fn cleanup_hook(arg: *mut std::ffi::c_void) {
+    // SAFETY: `arg` is the leaked Rc<Inner> registered in `recv_start`, still alive because
+    // only `close` reclaims it and `close` removes this hook first unless called from here.
+    let inner = unsafe { &*(arg as *const Inner) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.close(true)));
+}
+
+/// The native half of a dgram socket.
+#[napi]
+pub struct NativeSocket {
+    inner: Rc<Inner>,
+}
+
+#[napi]
+impl NativeSocket {
+    /// An unbound socket of the family `udp6` (true) or `udp4`; no descriptor yet.
+    #[napi(constructor)]
+    pub fn new(ipv6: bool) -> Self {
+        NativeSocket {
+            inner: Rc::new(Inner {
+                v6: ipv6,
+                socket: RefCell::new(None),
+                poll: RefCell::new(None),
+                refed: Cell::new(true),
+                closed: Cell::new(false),
+                on_message: RefCell::new(None),
+                on_writable: RefCell::new(None),
+                addr_cache: RefCell::new(StringCache::new()),
+                cleanup: Cell::new(ptr::null()),
+                env: Cell::new(ptr::null_mut()),
+            }),
+        }
+    }
+
+    /// What kind of handle `fd` is, as Node's `guessHandleType` names it.
+    #[napi]
+    pub fn handle_type(fd: i32) -> String {
+        udpx::handle_type(fd).to_string()
+    }
+
+    /// Adopts `fd` (`bind({ fd })`).
+    #[napi]
+    pub fn open(&self, fd: i32) -> i32 {
+        if self.inner.socket.borrow().is_some() {
+            return -libc::EEXIST;
+        }
+        match UdpSocket::from_fd(fd) {
+            Ok(s) => {
+                *self.inner.socket.borrow_mut() = Some(s);
+                0
+            }
+            Err(e) => uv_code(&e),
+        }
+    }
+
+    /// Binds to `ip:port`, creating the descriptor first if needed.
+    #[napi]
+    pub fn bind(&self, ip: String, port: u32, flags: u32) -> i32 {
+        let Ok(addr) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
+        if let Err(e) = self.inner.ensure_socket(addr.is_ipv6()) {
+            return uv_code(&e);
+        }
+        let opts = BindOptions {
+            reuse_addr: flags & FLAG_REUSE_ADDR != 0,
+            reuse_port: flags & FLAG_REUSE_PORT != 0,
+            ipv6_only: flags & FLAG_IPV6_ONLY != 0,
+        };
+        self.inner.with_socket(|s| status(s.bind(addr, opts))).unwrap_or(EBADF)
+    }
+
+    #[napi]
+    pub fn connect(&self, ip: String, port: u32) -> i32 {
+        let Ok(addr) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
+        self.inner.with_socket(|s| status(s.connect(addr))).unwrap_or(EBADF)
+    }
+
+    #[napi]
+    pub fn disconnect(&self) -> i32 {
+        self.inner.with_socket(|s| status(s.disconnect())).unwrap_or(EBADF)
+    }
+
+    /// The bound address, or a negative errno.
+    #[napi]
+    pub fn sockname(&self) -> Either<AddressInfo, i32> {
+        match self.inner.with_socket(|s| s.local_addr()) {
+            Some(Ok(a)) => Either::A(address_info(a)),
+            Some(Err(e)) => Either::B(uv_code(&e)),
+            None => Either::B(EBADF),
+        }
+    }
+
+    /// The connected peer, or a negative errno.
+    #[napi]
+    pub fn peername(&self) -> Either<AddressInfo, i32> {
+        match self.inner.with_socket(|s| s.peer_addr()) {
+            Some(Ok(a)) => Either::A(address_info(a)),
+            Some(Err(e)) => Either::B(uv_code(&e)),
+            None => Either::B(EBADF),
+        }
+    }
+
+    /// Sends `chunks` as one datagram, to `ip:port` or (with `ip` absent) the connected
+    /// peer. Returns the bytes sent or a negative errno (`-EAGAIN`: queue and retry when
+    /// writable).
+    #[napi]
+    pub fn send(&self, chunks: Vec<&[u8]>, port: u32, ip: Option<String>) -> i32 {
+        let r = match ip {
+            Some(ip) => {
+                let Ok(to) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
+                self.inner.with_socket(|s| s.send_to(&chunks, to))
+            }
+            None => self.inner.with_socket(|s| s.send(&chunks)),
+        };
+        match r {
+            Some(Ok(n)) => n as i32,
+            Some(Err(e)) => uv_code(&e),
+            None => EBADF,
+        }
+    }
+
+    /// Starts reading: `onMessage(buffer, address, port)` per datagram, or
+    /// `onMessage(-errno)` on a receive error; `onWritable()` after `wantWritable(true)`.
+    #[napi]
+    pub fn recv_start(&self, env: Env, on_message: Function, on_writable: Function) -> i32 {
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return EBADF;
+        }
+        if inner.poll.borrow().is_some() {
+            return 0;
+        }
+        let fd = match inner.with_socket(|s| std::os::fd::AsRawFd::as_raw_fd(s)) {
+            Some(fd) => fd,
+            None => return EBADF,
+        };
+        let raw_env = env.raw();
+        let Ok(lp) = env.get_uv_event_loop() else { return EINVAL };
+        // SAFETY: both function values come from this call's arguments.
+        let (Some(m), Some(w)) = (unsafe { JsCallback::new(raw_env, on_message.raw(), "UDPWRAP") }, unsafe {
+            JsCallback::new(raw_env, on_writable.raw(), "UDPSENDWRAP")
+        }) else {
+            return EINVAL;
+        };
+        // SAFETY: `lp` is this thread's running loop; the descriptor stays open until
+        // `close`, which closes the poll handle first.
+        let poll = match unsafe { Poll::new(lp.cast(), fd, Box::new(Ready(inner.clone()))) } {
+            Ok(p) => p,
+            Err(e) => return uv_code(&e),
+        };
+        poll.set_ref(inner.refed.get());
+        *inner.poll.borrow_mut() = Some(poll);
+        *inner.on_message.borrow_mut() = Some(Rc::new(m));
+        *inner.on_writable.borrow_mut() = Some(Rc::new(w));
+        inner.env.set(raw_env);
+        let leaked = Rc::into_raw(inner.clone());
+        // SAFETY: registers a hook with a pointer that stays valid until `close` removes it.
+        if unsafe { sys::napi_add_env_cleanup_hook(raw_env, Some(cleanup_hook), leaked as *mut _) }
+            == sys::Status::napi_ok
+        {
+            inner.cleanup.set(leaked);
+        } else {
+            // SAFETY: registration failed; reclaim the leaked Rc.
+            drop(unsafe { Rc::from_raw(leaked) });
+        }
+        inner.update_poll()
+    }
+
+    /// Asks for one `onWritable` call when the kernel can take more (or stops asking).
+    #[napi]
+    pub fn want_writable(&self, on: bool) -> i32 {
+        let mut guard = self.inner.poll.borrow_mut();
+        let Some(p) = guard.as_mut() else { return EBADF };
+        let mut events = p.events() & !uv::WRITABLE;
+        if on {
+            events |= uv::WRITABLE;
+        }
+        if self.inner.on_message.borrow().is_some() {
+            events |= uv::READABLE;
+        }
+        status(p.set_events(events))
+    }
+
+    /// Whether an active socket keeps the event loop alive (`ref()`/`unref()`).
+    #[napi]
+    pub fn set_ref(&self, on: bool) {
+        self.inner.refed.set(on);
+        if let Some(p) = &*self.inner.poll.borrow() {
+            p.set_ref(on);
+        }
+    }
+
+    #[napi]
+    pub fn has_ref(&self) -> bool {
+        self.inner.refed.get()
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close(false);
+    }
+
+    #[napi]
+    pub fn set_broadcast(&self, on: bool) -> i32 {
+        self.inner.with_socket(|s| status(s.set_broadcast(on))).unwrap_or(EBADF)
+    }
+
+    /// Unicast TTL; 1..=255 as libuv accepts.
+    #[napi]
+    pub fn set_ttl(&self, ttl: i32) -> i32 {
+        if !(1..=255).contains(&ttl) {
+            return EINVAL;
+        }
+        self.inner.with_socket(|s| status(s.set_ttl(ttl as u32))).unwrap_or(EBADF)
+    }
+
+    /// Multicast TTL; 0..=255 as libuv accepts.
+    #[napi]
+    pub fn set_multicast_ttl(&self, ttl: i32) -> i32 {
+        if !(0..=255).contains(&ttl) {
+            return EINVAL;
+        }
+        self.inner.with_socket(|s| status(s.set_multicast_ttl(ttl as u32))).unwrap_or(EBADF)
+    }
+
+    #[napi]
+    pub fn set_multicast_loopback(&self, on: bool) -> i32 {
+        self.inner.with_socket(|s| status(s.set_multicast_loop(on))).unwrap_or(EBADF)
+    }
+
+    /// An IPv4 address or an IPv6 address with a `%zone` naming the interface.
+    #[napi]
+    pub fn set_multicast_interface(&self, iface: String) -> i32 {
+        let Some(addr) = parse_ip(&iface, 0, false).or_else(|_| parse_ip(&iface, 0, true)).ok() else {
+            return EINVAL;
+        };
+        self.inner.with_socket(|s| status(s.set_multicast_if(addr))).unwrap_or(EBADF)
+    }
+
+    /// Joins or leaves `group`, binding the socket first if nobody has, as libuv does.
+    #[napi]
+    pub fn set_membership(&self, group: String, iface: Option<String>, join: bool) -> i32 {
+        let Some(g) = parse_ip(&group, 0, false).or_else(|_| parse_ip(&group, 0, true)).ok() else {
+            return EINVAL;
+        };
+        let i = match iface.map(|i| parse_ip(&i, 0, g.is_ipv6())) {
+            Some(Ok(a)) => Some(a),
+            Some(Err(_)) => return EINVAL,
+            None => None,
+        };
+        if let Err(e) = self.deferred_bind(g.is_ipv6()) {
+            return e;
+        }
+        self.inner.with_socket(|s| status(s.set_membership(g, i, join))).unwrap_or(EBADF)
+    }
+
+    /// Joins or leaves the source-specific group (`source`, `group`).
+    #[napi]
+    pub fn set_source_membership(&self, source: String, group: String, iface: Option<String>, join: bool) -> i32 {
+        let v6 = parse_ip(&group, 0, true).is_ok();
+        let (Ok(g), Ok(src)) = (parse_ip(&group, 0, v6), parse_ip(&source, 0, v6)) else {
+            return EINVAL;
+        };
+        let i = match iface.map(|i| parse_ip(&i, 0, v6)) {
+            Some(Ok(a)) => Some(a),
+            Some(Err(_)) => return EINVAL,
+            None => None,
+        };
+        if let Err(e) = self.deferred_bind(v6) {
+            return e;
+        }
+        self.inner.with_socket(|s| status(s.set_source_membership(src, g, i, join))).unwrap_or(EBADF)
+    }
+
+    /// `SO_RCVBUF` (`recv`) or `SO_SNDBUF`: `size` 0 reads it. The value, or a negative errno.
+    #[napi]
+    pub fn buffer_size(&self, size: u32, recv: bool) -> i64 {
+        let r = self.inner.with_socket(|s| {
+            if recv {
+                s.recv_buffer_size(size as usize)
+            } else {
+                s.send_buffer_size(size as usize)
+            }
+        });
+        match r {
+            Some(Ok(v)) => v as i64,
+            Some(Err(e)) => uv_code(&e) as i64,
+            None => EBADF as i64,
+        }
+    }
+}
+
+impl NativeSocket {
+    /// libuv binds an unbound socket to the wildcard address before a membership change.
+    fn deferred_bind(&self, v6: bool) -> std::result::Result<(), i32> {
+        if self.inner.socket.borrow().is_some() {
+            return Ok(());
+        }
+        self.inner.ensure_socket(v6).map_err(|e| uv_code(&e))?;
+        self.inner.with_socket(|s| s.bind_any()).unwrap_or(Ok(())).map_err(|e| uv_code(&e))
+    }
+}
+
+impl Drop for NativeSocket {
+    fn drop(&mut self) {
+        self.inner.close(false);
+    }
+}

@@ -1,0 +1,125 @@
+// The handle under a Socket, in the manner of Node's UDP handle over libuv: it owns the
+// native socket, the address lookup of its family, and the queue of sends the kernel
+// could not take at once (what getSendQueueSize/Count report).
+
+import { Buffer } from 'node:buffer';
+import { NativeSocket } from './native';
+
+const EAGAIN = -11;
+const ECANCELED = -125;
+
+export const FLAG_REUSE_ADDR = 1;
+export const FLAG_IPV6_ONLY = 2;
+export const FLAG_REUSE_PORT = 4;
+
+export type LookupFn = (hostname: string, options: any, callback: (err: any, address: string, family?: number) => void) => void;
+
+/** A send waiting for the socket to become writable. */
+interface QueuedSend {
+  list: Buffer[];
+  port: number;
+  ip: string | null;
+  bytes: number;
+  done: ((err: number, sent: number) => void) | undefined;
+}
+
+export interface HandleOwner {
+  onMessage(buf: Buffer, address: string, port: number): void;
+  onRecvError(err: number): void;
+}
+
+export class Handle {
+  readonly native: NativeSocket;
+  readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
+  owner: HandleOwner | null = null;
+  private queue: QueuedSend[] = [];
+  private queueBytes = 0;
+  private closed = false;
+
+  constructor(readonly ipv6: boolean, lookup: LookupFn) {
+    this.native = new NativeSocket(ipv6);
+    const fallback = ipv6 ? '::1' : '127.0.0.1';
+    const family = ipv6 ? 6 : 4;
+    this.lookup = (address, cb) => lookup(address || fallback, family, cb);
+  }
+
+  recvStart(): number {
+    return this.native.recvStart(
+      ((a: Buffer | number, address: string, port: number) => {
+        const owner = this.owner;
+        if (owner === null) return;
+        if (typeof a === 'number') owner.onRecvError(a);
+        else owner.onMessage(a, address, port);
+      }) as (arg?: unknown) => unknown,
+      () => this.flush(),
+    );
+  }
+
+  /**
+   * Sends `list` as one datagram. Returns bytes + 1 on synchronous success, 0 when queued
+   * (then `done` runs from the event loop), or a negative errno.
+   */
+  send(list: Buffer[], port: number, ip: string | null, done: QueuedSend['done']): number {
+    if (this.queue.length === 0) {
+      const r = this.native.send(list, port, ip ?? undefined);
+      if (r >= 0) return r + 1;
+      if (r !== EAGAIN) return r;
+      const w = this.native.wantWritable(true);
+      if (w < 0) return w;
+    }
+    let bytes = 0;
+    for (const b of list) bytes += b.length;
+    this.queue.push({ list, port, ip, bytes, done });
+    this.queueBytes += bytes;
+    return 0;
+  }
+
+  /** Sends what waited for writability, in order; stops at the next EAGAIN. */
+  private flush(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      const req = this.queue[0];
+      const r = this.native.send(req.list, req.port, req.ip ?? undefined);
+      if (r === EAGAIN) return;
+      this.queue.shift();
+      this.queueBytes -= req.bytes;
+      if (req.done) req.done(r < 0 ? r : 0, r < 0 ? 0 : r);
+    }
+    if (!this.closed) this.native.wantWritable(false);
+  }
+
+  getSendQueueSize(): number {
+    return this.queueBytes;
+  }
+
+  getSendQueueCount(): number {
+    return this.queue.length;
+  }
+
+  ref(): void {
+    this.native.setRef(true);
+  }
+
+  unref(): void {
+    this.native.setRef(false);
+  }
+
+  hasRef(): boolean {
+    return this.native.hasRef();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+    this.owner = null;
+    const pending = this.queue;
+    this.queue = [];
+    this.queueBytes = 0;
+    // libuv cancels queued sends when the handle's close completes, after 'close'.
+    if (pending.length > 0) {
+      setImmediate(() => {
+        for (const req of pending) if (req.done) req.done(ECANCELED, 0);
+      });
+    }
+  }
+}

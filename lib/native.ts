@@ -1,0 +1,7 @@
+// The compiled binding, loaded by the loader that `napi build` generates.
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const binding = require('../../native/index.js') as typeof import('../native/index');
+
+export const NativeSocket = binding.NativeSocket;
+export type NativeSocket = import('../native/index').NativeSocket;

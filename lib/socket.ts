@@ -1,0 +1,671 @@
+// The dgram Socket: state machine, argument handling and event timing as in Node's
+// lib/dgram.js (the behavioural reference), over a Handle on the Rust core.
+
+import { Buffer } from 'node:buffer';
+import * as dns from 'node:dns';
+import { EventEmitter } from 'node:events';
+import { BlockList, isIP } from 'node:net';
+import { deprecate, promisify, types } from 'node:util';
+
+import {
+  ERR_BUFFER_OUT_OF_BOUNDS,
+  ERR_INVALID_ARG_TYPE,
+  ERR_INVALID_FD_TYPE,
+  ERR_IP_BLOCKED,
+  ERR_MISSING_ARGS,
+  ERR_SOCKET_ALREADY_BOUND,
+  ERR_SOCKET_BAD_BUFFER_SIZE,
+  ERR_SOCKET_BAD_TYPE,
+  ERR_SOCKET_BUFFER_SIZE,
+  ERR_SOCKET_DGRAM_IS_CONNECTED,
+  ERR_SOCKET_DGRAM_NOT_CONNECTED,
+  ERR_SOCKET_DGRAM_NOT_RUNNING,
+  errnoException,
+  exceptionWithHostPort,
+} from './errors';
+import { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT, Handle, HandleOwner, LookupFn } from './handle';
+import { NativeSocket } from './native';
+import {
+  isInt32,
+  validateAbortSignal,
+  validateFunction,
+  validateNumber,
+  validatePort,
+  validateString,
+  validateUint32,
+} from './validate';
+
+const BIND_STATE_UNBOUND = 0;
+const BIND_STATE_BINDING = 1;
+const BIND_STATE_BOUND = 2;
+
+const CONNECT_STATE_DISCONNECTED = 0;
+const CONNECT_STATE_CONNECTING = 1;
+const CONNECT_STATE_CONNECTED = 2;
+
+const RECV_BUFFER = true;
+const SEND_BUFFER = false;
+
+const kState = Symbol('state symbol');
+
+type BufferLike = string | NodeJS.ArrayBufferView;
+type Callback = (...args: any[]) => void;
+
+interface State {
+  handle: Handle | null;
+  receiving: boolean;
+  bindState: number;
+  connectState: number;
+  queue: Array<() => void> | undefined;
+  reuseAddr: boolean | undefined;
+  reusePort: boolean | undefined;
+  ipv6Only: boolean | undefined;
+  recvBufferSize: number | undefined;
+  sendBufferSize: number | undefined;
+  receiveBlockList: BlockList | undefined;
+  sendBlockList: BlockList | undefined;
+}
+
+let cluster: { isWorker: boolean } | undefined;
+function isClusterWorker(): boolean {
+  cluster ??= require('node:cluster') as { isWorker: boolean };
+  return cluster.isWorker;
+}
+
+function newHandle(type: unknown, lookup: unknown): Handle {
+  if (lookup === undefined) {
+    lookup = dns.lookup;
+  } else {
+    validateFunction(lookup, 'lookup');
+  }
+  if (type === 'udp4') return new Handle(false, lookup as LookupFn);
+  if (type === 'udp6') return new Handle(true, lookup as LookupFn);
+  throw ERR_SOCKET_BAD_TYPE();
+}
+
+function checkBlockList(list: unknown, name: string): BlockList | undefined {
+  if (!list) return undefined;
+  if (!(list instanceof BlockList)) throw ERR_INVALID_ARG_TYPE(name, 'net.BlockList', list);
+  return list;
+}
+
+function isBlocked(list: BlockList | undefined, ip: string): boolean {
+  if (!list) return false;
+  const family = isIP(ip);
+  return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+export class Socket extends EventEmitter implements HandleOwner {
+  type: string;
+  [kState]: State;
+
+  constructor(type: any, listener?: Callback) {
+    super();
+    let lookup;
+    let recvBufferSize;
+    let sendBufferSize;
+    let receiveBlockList;
+    let sendBlockList;
+    let options: any;
+    if (type !== null && typeof type === 'object') {
+      options = type;
+      type = options.type;
+      lookup = options.lookup;
+      if (options.recvBufferSize) validateUint32(options.recvBufferSize, 'options.recvBufferSize');
+      if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
+      recvBufferSize = options.recvBufferSize;
+      sendBufferSize = options.sendBufferSize;
+      receiveBlockList = checkBlockList(options.receiveBlockList, 'options.receiveBlockList');
+      sendBlockList = checkBlockList(options.sendBlockList, 'options.sendBlockList');
+    }
+
+    const handle = newHandle(type, lookup);
+    handle.owner = this;
+    this.type = type;
+
+    if (typeof listener === 'function') this.on('message', listener);
+
+    this[kState] = {
+      handle,
+      receiving: false,
+      bindState: BIND_STATE_UNBOUND,
+      connectState: CONNECT_STATE_DISCONNECTED,
+      queue: undefined,
+      reuseAddr: options && options.reuseAddr,
+      reusePort: options && options.reusePort,
+      ipv6Only: options && options.ipv6Only,
+      recvBufferSize,
+      sendBufferSize,
+      receiveBlockList,
+      sendBlockList,
+    };
+
+    if (options?.signal !== undefined) {
+      const { signal } = options;
+      validateAbortSignal(signal, 'options.signal');
+      const onAborted = () => {
+        if (this[kState].handle) this.close();
+      };
+      if (signal.aborted) {
+        onAborted();
+      } else {
+        signal.addEventListener('abort', onAborted, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAborted));
+      }
+    }
+  }
+
+  // HandleOwner: called by the handle from the event loop.
+  onMessage(buf: Buffer, address: string, port: number): void {
+    const family = address.includes(':') ? 'IPv6' : 'IPv4';
+    const list = this[kState].receiveBlockList;
+    if (list && list.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4')) return;
+    this.emit('message', buf, { address, family, port, size: buf.length });
+  }
+
+  onRecvError(err: number): void {
+    this.emit('error', errnoException(err, 'recvmsg'));
+  }
+
+  bind(port_?: any, address_?: any, ..._rest: any[]): this {
+    let port = port_;
+    healthCheck(this);
+    const state = this[kState];
+    if (state.bindState !== BIND_STATE_UNBOUND) throw ERR_SOCKET_ALREADY_BOUND();
+    state.bindState = BIND_STATE_BINDING;
+
+    const cb = arguments.length && arguments[arguments.length - 1];
+    if (typeof cb === 'function') {
+      const removeListeners = function(this: Socket) {
+        this.removeListener('error', removeListeners);
+        this.removeListener('listening', onListening);
+      };
+      const onListening = function(this: Socket) {
+        removeListeners.call(this);
+        cb.call(this);
+      };
+      this.on('error', removeListeners);
+      this.on('listening', onListening);
+    }
+
+    // Adopt an existing descriptor instead of creating one.
+    if (port !== null && typeof port === 'object' && isInt32(port.fd) && port.fd > 0) {
+      const fd = port.fd;
+      const type = NativeSocket.handleType(fd);
+      if (type !== 'UDP') throw ERR_INVALID_FD_TYPE(type);
+      const err = state.handle!.native.open(fd);
+      if (err) throw errnoException(err, 'open');
+      startListening(this);
+      return this;
+    }
+
+    let address: any;
+    let exclusive: boolean;
+    if (port !== null && typeof port === 'object') {
+      address = port.address || '';
+      exclusive = !!port.exclusive;
+      port = port.port;
+    } else {
+      address = typeof address_ === 'function' ? '' : address_;
+      exclusive = false;
+    }
+
+    if (!address) address = this.type === 'udp4' ? '0.0.0.0' : '::';
+
+    state.handle!.lookup(address, (err, ip) => {
+      if (!state.handle) return; // closed in the meantime
+      if (err) {
+        state.bindState = BIND_STATE_UNBOUND;
+        this.emit('error', err);
+        return;
+      }
+      let flags = 0;
+      if (state.reuseAddr) flags |= FLAG_REUSE_ADDR;
+      if (state.ipv6Only) flags |= FLAG_IPV6_ONLY;
+      // node:dgram shares one socket among cluster workers through the primary; udpx
+      // gives each worker its own socket on the port with SO_REUSEPORT.
+      if (state.reusePort || (!exclusive && isClusterWorker())) flags |= FLAG_REUSE_PORT;
+      // libuv takes the port as an unsigned 16-bit value.
+      const err2 = state.handle.native.bind(ip, ((port || 0) >>> 0) & 0xffff, flags);
+      if (err2) {
+        const ex = exceptionWithHostPort(err2, 'bind', ip, port);
+        state.bindState = BIND_STATE_UNBOUND;
+        this.emit('error', ex);
+        return;
+      }
+      startListening(this);
+    });
+    return this;
+  }
+
+  connect(port: any, address?: any, callback?: any): void {
+    port = validatePort(port, 'Port', false);
+    if (typeof address === 'function') {
+      callback = address;
+      address = '';
+    } else if (address === undefined) {
+      address = '';
+    }
+    validateString(address, 'address');
+
+    const state = this[kState];
+    if (state.connectState !== CONNECT_STATE_DISCONNECTED) throw ERR_SOCKET_DGRAM_IS_CONNECTED();
+    state.connectState = CONNECT_STATE_CONNECTING;
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
+
+    if (state.bindState !== BIND_STATE_BOUND) {
+      enqueue(this, connectNow.bind(this, port, address, callback));
+      return;
+    }
+    connectNow.call(this, port, address, callback);
+  }
+
+  disconnect(): void {
+    const state = this[kState];
+    if (state.connectState !== CONNECT_STATE_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    const err = state.handle!.native.disconnect();
+    if (err) throw errnoException(err, 'connect');
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+  }
+
+  sendto(buffer: any, offset: any, length: any, port: any, address: any, callback?: any): void {
+    validateNumber(offset, 'offset');
+    validateNumber(length, 'length');
+    validateNumber(port, 'port');
+    validateString(address, 'address');
+    this.send(buffer, offset, length, port, address, callback);
+  }
+
+  // Call forms, unconnected:
+  //   send(buffer, offset, length, port[, address][, callback])
+  //   send(bufferOrList, port[, address][, callback])
+  // connected:
+  //   send(buffer, offset, length[, callback])
+  //   send(bufferOrList[, callback])
+  send(buffer: any, offset?: any, length?: any, port?: any, address?: any, callback?: any): void {
+    let list: Buffer[] | null;
+    const state = this[kState];
+    const connected = state.connectState === CONNECT_STATE_CONNECTED;
+    if (!connected) {
+      if (address || (port && typeof port !== 'function')) {
+        buffer = sliceBuffer(buffer, offset, length);
+      } else {
+        callback = port;
+        port = offset;
+        address = length;
+      }
+    } else {
+      if (typeof length === 'number') {
+        buffer = sliceBuffer(buffer, offset, length);
+        if (typeof port === 'function') {
+          callback = port;
+          port = null;
+        }
+      } else {
+        callback = offset;
+      }
+      if (port || address) throw ERR_SOCKET_DGRAM_IS_CONNECTED();
+    }
+
+    if (!Array.isArray(buffer)) {
+      if (typeof buffer === 'string') {
+        list = [Buffer.from(buffer)];
+      } else if (!types.isArrayBufferView(buffer)) {
+        throw ERR_INVALID_ARG_TYPE('buffer', ['Buffer', 'TypedArray', 'DataView', 'string'], buffer);
+      } else {
+        list = [buffer as Buffer];
+      }
+    } else if (!(list = fixBufferList(buffer))) {
+      throw ERR_INVALID_ARG_TYPE('buffer list arguments', ['Buffer', 'TypedArray', 'DataView', 'string'], buffer);
+    }
+
+    if (!connected) port = validatePort(port, 'Port', false);
+
+    if (typeof callback !== 'function') callback = undefined;
+
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    } else if (address != null) {
+      validateString(address, 'address');
+    }
+
+    healthCheck(this);
+
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
+
+    if (list.length === 0) list.push(Buffer.alloc(0));
+
+    if (state.bindState !== BIND_STATE_BOUND) {
+      enqueue(this, this.send.bind(this, list, port, address, callback));
+      return;
+    }
+
+    const afterDns = (ex: any, ip: string | null) => doSend(ex, this, ip, list!, address, port, callback);
+    if (!connected) state.handle!.lookup(address, afterDns);
+    else afterDns(null, null);
+  }
+
+  close(callback?: Callback): this {
+    const state = this[kState];
+    const queue = state.queue;
+    if (typeof callback === 'function') this.on('close', callback);
+    if (queue !== undefined) {
+      queue.push(this.close.bind(this));
+      return this;
+    }
+    healthCheck(this);
+    stopReceiving(this);
+    state.handle!.close();
+    state.handle = null;
+    process.nextTick(socketCloseNT, this);
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this[kState].handle) return;
+    return promisify(this.close).call(this) as Promise<any>;
+  }
+
+  address(): { address: string; family: string; port: number } {
+    healthCheck(this);
+    const out = this[kState].handle!.native.sockname();
+    if (typeof out === 'number') throw errnoException(out, 'getsockname');
+    return out;
+  }
+
+  remoteAddress(): { address: string; family: string; port: number } {
+    healthCheck(this);
+    const state = this[kState];
+    if (state.connectState !== CONNECT_STATE_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    const out = state.handle!.native.peername();
+    if (typeof out === 'number') throw errnoException(out, 'getpeername');
+    return out;
+  }
+
+  setBroadcast(arg: boolean): void {
+    const err = nativeOf(this).setBroadcast(!!arg);
+    if (err) throw errnoException(err, 'setBroadcast');
+  }
+
+  setTTL(ttl: number): number {
+    validateNumber(ttl, 'ttl');
+    const err = nativeOf(this).setTtl(ttl | 0);
+    if (err) throw errnoException(err, 'setTTL');
+    return ttl;
+  }
+
+  setMulticastTTL(ttl: number): number {
+    validateNumber(ttl, 'ttl');
+    const err = nativeOf(this).setMulticastTtl(ttl | 0);
+    if (err) throw errnoException(err, 'setMulticastTTL');
+    return ttl;
+  }
+
+  setMulticastLoopback(arg: boolean): boolean {
+    const err = nativeOf(this).setMulticastLoopback(!!arg);
+    if (err) throw errnoException(err, 'setMulticastLoopback');
+    return arg;
+  }
+
+  setMulticastInterface(interfaceAddress: string): void {
+    healthCheck(this);
+    validateString(interfaceAddress, 'interfaceAddress');
+    const err = nativeOf(this).setMulticastInterface(interfaceAddress);
+    if (err) throw errnoException(err, 'setMulticastInterface');
+  }
+
+  addMembership(multicastAddress: string, interfaceAddress?: string): void {
+    healthCheck(this);
+    if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
+    const err = nativeOf(this).setMembership(String(multicastAddress), optString(interfaceAddress), true);
+    if (err) throw errnoException(err, 'addMembership');
+  }
+
+  dropMembership(multicastAddress: string, interfaceAddress?: string): void {
+    healthCheck(this);
+    if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
+    const err = nativeOf(this).setMembership(String(multicastAddress), optString(interfaceAddress), false);
+    if (err) throw errnoException(err, 'dropMembership');
+  }
+
+  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
+    healthCheck(this);
+    validateString(sourceAddress, 'sourceAddress');
+    validateString(groupAddress, 'groupAddress');
+    const err = nativeOf(this).setSourceMembership(sourceAddress, groupAddress, optString(interfaceAddress), true);
+    if (err) throw errnoException(err, 'addSourceSpecificMembership');
+  }
+
+  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
+    healthCheck(this);
+    validateString(sourceAddress, 'sourceAddress');
+    validateString(groupAddress, 'groupAddress');
+    const err = nativeOf(this).setSourceMembership(sourceAddress, groupAddress, optString(interfaceAddress), false);
+    if (err) throw errnoException(err, 'dropSourceSpecificMembership');
+  }
+
+  ref(): this {
+    const handle = this[kState].handle;
+    if (handle) handle.ref();
+    return this;
+  }
+
+  unref(): this {
+    const handle = this[kState].handle;
+    if (handle) handle.unref();
+    return this;
+  }
+
+  setRecvBufferSize(size: number): void {
+    bufferSize(this, size, RECV_BUFFER);
+  }
+
+  setSendBufferSize(size: number): void {
+    bufferSize(this, size, SEND_BUFFER);
+  }
+
+  getRecvBufferSize(): number {
+    return bufferSize(this, 0, RECV_BUFFER);
+  }
+
+  getSendBufferSize(): number {
+    return bufferSize(this, 0, SEND_BUFFER);
+  }
+
+  getSendQueueSize(): number {
+    return this[kState].handle!.getSendQueueSize();
+  }
+
+  getSendQueueCount(): number {
+    return this[kState].handle!.getSendQueueCount();
+  }
+}
+
+/** The native socket, as Node's methods reach `state.handle` (a TypeError once closed). */
+function nativeOf(socket: Socket): NativeSocket {
+  return (socket[kState].handle as Handle).native;
+}
+
+/** A C++ handle method receives `undefined` as "no interface"; anything else as a string. */
+function optString(v: unknown): string | undefined {
+  return v === undefined || v === null ? undefined : String(v);
+}
+
+function healthCheck(socket: Socket): void {
+  if (!socket[kState].handle) throw ERR_SOCKET_DGRAM_NOT_RUNNING();
+}
+
+function stopReceiving(socket: Socket): void {
+  const state = socket[kState];
+  if (!state.receiving) return;
+  state.receiving = false;
+}
+
+function startListening(socket: Socket): void {
+  const state = socket[kState];
+  const err = state.handle!.recvStart();
+  if (err) {
+    // The descriptor exists and is bound; a poll that cannot start is an OS failure.
+    process.nextTick(() => socket.emit('error', errnoException(err, 'recvStart')));
+  }
+  state.receiving = true;
+  state.bindState = BIND_STATE_BOUND;
+  if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, RECV_BUFFER);
+  if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, SEND_BUFFER);
+  socket.emit('listening');
+}
+
+function bufferSize(self: Socket, size: number, recv: boolean): number {
+  if (size >>> 0 !== size) throw ERR_SOCKET_BAD_BUFFER_SIZE();
+  const ret = nativeOf(self).bufferSize(size, recv);
+  if (ret < 0) throw ERR_SOCKET_BUFFER_SIZE(ret, recv);
+  return ret;
+}
+
+function connectNow(this: Socket, port: number, address: string, callback: Callback | undefined): void {
+  const state = this[kState];
+  if (callback) this.once('connect', callback);
+  state.handle!.lookup(address, (ex, ip) => doConnect(ex, this, ip, address, port, callback));
+}
+
+function doConnect(ex: any, self: Socket, ip: string, address: string, port: number, callback: Callback | undefined): void {
+  const state = self[kState];
+  if (!state.handle) return;
+  if (!ex && isBlocked(state.sendBlockList, ip)) ex = ERR_IP_BLOCKED(ip);
+  if (!ex) {
+    const err = state.handle.native.connect(ip, port);
+    if (err) ex = exceptionWithHostPort(err, 'connect', address, port);
+  }
+  if (ex) {
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+    process.nextTick(() => {
+      if (callback) {
+        self.removeListener('connect', callback);
+        callback(ex);
+      } else {
+        self.emit('error', ex);
+      }
+    });
+    return;
+  }
+  state.connectState = CONNECT_STATE_CONNECTED;
+  process.nextTick(() => self.emit('connect'));
+}
+
+function sliceBuffer(buffer: any, offset: any, length: any): Buffer {
+  if (typeof buffer === 'string') {
+    buffer = Buffer.from(buffer);
+  } else if (!types.isArrayBufferView(buffer)) {
+    throw ERR_INVALID_ARG_TYPE('buffer', ['Buffer', 'TypedArray', 'DataView', 'string'], buffer);
+  }
+  offset = offset >>> 0;
+  length = length >>> 0;
+  if (offset > buffer.byteLength) throw ERR_BUFFER_OUT_OF_BOUNDS('offset');
+  if (offset + length > buffer.byteLength) throw ERR_BUFFER_OUT_OF_BOUNDS('length');
+  return Buffer.from(buffer.buffer, buffer.byteOffset + offset, length);
+}
+
+function fixBufferList(list: BufferLike[]): Buffer[] | null {
+  const out = new Array<Buffer>(list.length);
+  for (let i = 0, l = list.length; i < l; i++) {
+    const buf = list[i];
+    if (typeof buf === 'string') out[i] = Buffer.from(buf);
+    else if (!types.isArrayBufferView(buf)) return null;
+    else out[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  return out;
+}
+
+function enqueue(self: Socket, toEnqueue: () => void): void {
+  const state = self[kState];
+  if (state.queue === undefined) {
+    state.queue = [];
+    self.once(EventEmitter.errorMonitor, onListenError);
+    self.once('listening', onListenSuccess);
+  }
+  state.queue.push(toEnqueue);
+}
+
+function onListenSuccess(this: Socket): void {
+  this.removeListener(EventEmitter.errorMonitor, onListenError);
+  clearQueue.call(this);
+}
+
+function onListenError(this: Socket): void {
+  this.removeListener('listening', onListenSuccess);
+  this[kState].queue = undefined;
+}
+
+function clearQueue(this: Socket): void {
+  const state = this[kState];
+  const queue = state.queue!;
+  state.queue = undefined;
+  for (const entry of queue) entry();
+}
+
+function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], address: any, port: number, callback: Callback | undefined): void {
+  const state = self[kState];
+  if (ex) {
+    if (typeof callback === 'function') {
+      process.nextTick(callback, ex);
+      return;
+    }
+    process.nextTick(() => self.emit('error', ex));
+    return;
+  } else if (!state.handle) {
+    return;
+  }
+
+  if (ip && isBlocked(state.sendBlockList, ip)) {
+    if (callback) process.nextTick(callback, ERR_IP_BLOCKED(ip));
+    return;
+  }
+
+  const done = callback && ((err: number, sent: number) => {
+    callback(err ? exceptionWithHostPort(err, 'send', address, port) : null, sent);
+  });
+  const err = state.handle.send(list, port, port ? ip : null, done);
+  if (err >= 1) {
+    // Synchronous finish: bytes + 1, so that 0 bytes is told apart from "queued".
+    if (callback) process.nextTick(callback, null, err - 1);
+    return;
+  }
+  if (err && callback) {
+    // Not emitted as 'error': the callback gets it (dgram_legacy.js compatibility).
+    process.nextTick(callback, exceptionWithHostPort(err, 'send', address, port));
+  }
+}
+
+function socketCloseNT(self: Socket): void {
+  self.emit('close');
+}
+
+// Deprecated private APIs that node:dgram still carries (DEP0112).
+const privateState: Array<[string, keyof State]> = [
+  ['_handle', 'handle'],
+  ['_receiving', 'receiving'],
+  ['_bindState', 'bindState'],
+  ['_queue', 'queue'],
+  ['_reuseAddr', 'reuseAddr'],
+];
+for (const [prop, key] of privateState) {
+  Object.defineProperty(Socket.prototype, prop, {
+    get: deprecate(function(this: Socket) {
+      return this[kState][key];
+    }, `Socket.prototype.${prop} is deprecated`, 'DEP0112'),
+    set: deprecate(function(this: Socket, val: any) {
+      (this[kState] as any)[key] = val;
+    }, `Socket.prototype.${prop} is deprecated`, 'DEP0112'),
+  });
+}
+(Socket.prototype as any)._healthCheck = deprecate(function(this: Socket) {
+  healthCheck(this);
+}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
+(Socket.prototype as any)._stopReceiving = deprecate(function(this: Socket) {
+  stopReceiving(this);
+}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+
+export function createSocket(type: any, listener?: Callback): Socket {
+  return new Socket(type, listener);
+}
