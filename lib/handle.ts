@@ -60,6 +60,12 @@ export class Handle {
    * (then `done` runs from the event loop), or a negative errno.
    */
   send(list: Buffer[], port: number, ip: string | null, done: QueuedSend['done']): number {
+    // The binding reads bytes from Uint8Arrays; other views are re-viewed, not copied.
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i] as NodeJS.ArrayBufferView;
+      if (!(b instanceof Uint8Array)) list[i] = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    }
+    port = port | 0;
     if (this.queue.length === 0) {
       const r = this.native.send(list, port, ip ?? undefined);
       if (r >= 0) return r + 1;
