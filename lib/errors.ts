@@ -247,7 +247,7 @@ class HostPortError extends Error {
   code: string;
   syscall: string;
   address: string | undefined;
-  port?: number;
+  declare port?: number; // an own property only when set, as in Node
   constructor(message: string, err: number, code: string, syscall: string, address: string | undefined, port: number | undefined) {
     super(message);
     this.errno = err;

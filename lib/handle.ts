@@ -6,6 +6,8 @@ import { Buffer } from 'node:buffer';
 import { NativeSocket } from './native';
 
 const EAGAIN = -11;
+const EDESTADDRREQ = -89;
+const EISCONN = -106;
 const ECANCELED = -125;
 
 export const FLAG_REUSE_ADDR = 1;
@@ -32,6 +34,7 @@ export class Handle {
   readonly native: NativeSocket;
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
+  private connected = false;
   private queue: QueuedSend[] = [];
   private queueBytes = 0;
   private closed = false;
@@ -41,6 +44,79 @@ export class Handle {
     const fallback = ipv6 ? '::1' : '127.0.0.1';
     const family = ipv6 ? 6 : 4;
     this.lookup = (address, cb) => lookup(address || fallback, family, cb);
+  }
+
+  // Node's UDP handle methods, under their names (a closed socket's null handle then fails
+  // with the same TypeError as node:dgram's). They return 0 or a negative errno.
+
+  open(fd: number): number {
+    return this.native.open(fd);
+  }
+
+  bind(ip: string, port: number, flags: number): number {
+    return this.native.bind(ip, port, flags);
+  }
+
+  connect(ip: string, port: number): number {
+    const err = this.native.connect(ip, port);
+    if (err === 0) this.connected = true;
+    return err;
+  }
+
+  disconnect(): number {
+    const err = this.native.disconnect();
+    if (err === 0) this.connected = false;
+    return err;
+  }
+
+  getsockname() {
+    return this.native.sockname();
+  }
+
+  getpeername() {
+    return this.native.peername();
+  }
+
+  setBroadcast(on: boolean): number {
+    return this.native.setBroadcast(on);
+  }
+
+  // The C++ handle reads TTLs with Int32Value, i.e. ToInt32.
+  setTTL(ttl: number): number {
+    return this.native.setTtl(ttl | 0);
+  }
+
+  setMulticastTTL(ttl: number): number {
+    return this.native.setMulticastTtl(ttl | 0);
+  }
+
+  setMulticastLoopback(on: boolean): number {
+    return this.native.setMulticastLoopback(on);
+  }
+
+  setMulticastInterface(iface: string): number {
+    return this.native.setMulticastInterface(iface);
+  }
+
+  addMembership(group: unknown, iface: unknown): number {
+    return this.native.setMembership(String(group), optString(iface), true);
+  }
+
+  dropMembership(group: unknown, iface: unknown): number {
+    return this.native.setMembership(String(group), optString(iface), false);
+  }
+
+  addSourceSpecificMembership(source: string, group: string, iface: unknown): number {
+    return this.native.setSourceMembership(source, group, optString(iface), true);
+  }
+
+  dropSourceSpecificMembership(source: string, group: string, iface: unknown): number {
+    return this.native.setSourceMembership(source, group, optString(iface), false);
+  }
+
+  /** SO_RCVBUF (`recv`) or SO_SNDBUF; `size` 0 reads. The value or a negative errno. */
+  bufferSize(size: number, recv: boolean): number {
+    return this.native.bufferSize(size, recv);
   }
 
   recvStart(): number {
@@ -66,6 +142,9 @@ export class Handle {
       if (!(b instanceof Uint8Array)) list[i] = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     }
     port = port | 0;
+    // libuv's checks before any send.
+    if (ip !== null && this.connected) return EISCONN;
+    if (ip === null && !this.connected) return EDESTADDRREQ;
     if (this.queue.length === 0) {
       const r = this.native.send(list, port, ip ?? undefined);
       if (r >= 0) return r + 1;
@@ -128,4 +207,9 @@ export class Handle {
       });
     }
   }
+}
+
+/** The C++ handle takes "no interface" as undefined or null, anything else as a string. */
+function optString(v: unknown): string | undefined {
+  return v === undefined || v === null ? undefined : String(v);
 }

@@ -193,7 +193,7 @@ export class Socket extends EventEmitter implements HandleOwner {
       const fd = port.fd;
       const type = NativeSocket.handleType(fd);
       if (type !== 'UDP') throw ERR_INVALID_FD_TYPE(type);
-      const err = state.handle!.native.open(fd);
+      const err = state.handle!.open(fd);
       if (err) throw errnoException(err, 'open');
       startListening(this);
       return this;
@@ -226,7 +226,7 @@ export class Socket extends EventEmitter implements HandleOwner {
       // gives each worker its own socket on the port with SO_REUSEPORT.
       if (state.reusePort || (!exclusive && isClusterWorker())) flags |= FLAG_REUSE_PORT;
       // libuv takes the port as an unsigned 16-bit value.
-      const err2 = state.handle.native.bind(ip, ((port || 0) >>> 0) & 0xffff, flags);
+      const err2 = state.handle.bind(ip, ((port || 0) >>> 0) & 0xffff, flags);
       if (err2) {
         const ex = exceptionWithHostPort(err2, 'bind', ip, port);
         state.bindState = BIND_STATE_UNBOUND;
@@ -263,7 +263,7 @@ export class Socket extends EventEmitter implements HandleOwner {
   disconnect(): void {
     const state = this[kState];
     if (state.connectState !== CONNECT_STATE_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
-    const err = state.handle!.native.disconnect();
+    const err = handleOf(this).disconnect();
     if (err) throw errnoException(err, 'connect');
     state.connectState = CONNECT_STATE_DISCONNECTED;
   }
@@ -369,7 +369,7 @@ export class Socket extends EventEmitter implements HandleOwner {
 
   address(): { address: string; family: string; port: number } {
     healthCheck(this);
-    const out = this[kState].handle!.native.sockname();
+    const out = handleOf(this).getsockname();
     if (typeof out === 'number') throw errnoException(out, 'getsockname');
     return out;
   }
@@ -378,32 +378,32 @@ export class Socket extends EventEmitter implements HandleOwner {
     healthCheck(this);
     const state = this[kState];
     if (state.connectState !== CONNECT_STATE_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
-    const out = state.handle!.native.peername();
+    const out = handleOf(this).getpeername();
     if (typeof out === 'number') throw errnoException(out, 'getpeername');
     return out;
   }
 
   setBroadcast(arg: boolean): void {
-    const err = nativeOf(this).setBroadcast(!!arg);
+    const err = handleOf(this).setBroadcast(!!arg);
     if (err) throw errnoException(err, 'setBroadcast');
   }
 
   setTTL(ttl: number): number {
     validateNumber(ttl, 'ttl');
-    const err = nativeOf(this).setTtl(ttl | 0);
+    const err = handleOf(this).setTTL(ttl);
     if (err) throw errnoException(err, 'setTTL');
     return ttl;
   }
 
   setMulticastTTL(ttl: number): number {
     validateNumber(ttl, 'ttl');
-    const err = nativeOf(this).setMulticastTtl(ttl | 0);
+    const err = handleOf(this).setMulticastTTL(ttl);
     if (err) throw errnoException(err, 'setMulticastTTL');
     return ttl;
   }
 
   setMulticastLoopback(arg: boolean): boolean {
-    const err = nativeOf(this).setMulticastLoopback(!!arg);
+    const err = handleOf(this).setMulticastLoopback(!!arg);
     if (err) throw errnoException(err, 'setMulticastLoopback');
     return arg;
   }
@@ -411,21 +411,21 @@ export class Socket extends EventEmitter implements HandleOwner {
   setMulticastInterface(interfaceAddress: string): void {
     healthCheck(this);
     validateString(interfaceAddress, 'interfaceAddress');
-    const err = nativeOf(this).setMulticastInterface(interfaceAddress);
+    const err = handleOf(this).setMulticastInterface(interfaceAddress);
     if (err) throw errnoException(err, 'setMulticastInterface');
   }
 
   addMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = nativeOf(this).setMembership(String(multicastAddress), optString(interfaceAddress), true);
+    const err = handleOf(this).addMembership(multicastAddress, interfaceAddress);
     if (err) throw errnoException(err, 'addMembership');
   }
 
   dropMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = nativeOf(this).setMembership(String(multicastAddress), optString(interfaceAddress), false);
+    const err = handleOf(this).dropMembership(multicastAddress, interfaceAddress);
     if (err) throw errnoException(err, 'dropMembership');
   }
 
@@ -433,7 +433,7 @@ export class Socket extends EventEmitter implements HandleOwner {
     healthCheck(this);
     validateString(sourceAddress, 'sourceAddress');
     validateString(groupAddress, 'groupAddress');
-    const err = nativeOf(this).setSourceMembership(sourceAddress, groupAddress, optString(interfaceAddress), true);
+    const err = handleOf(this).addSourceSpecificMembership(sourceAddress, groupAddress, interfaceAddress);
     if (err) throw errnoException(err, 'addSourceSpecificMembership');
   }
 
@@ -441,7 +441,7 @@ export class Socket extends EventEmitter implements HandleOwner {
     healthCheck(this);
     validateString(sourceAddress, 'sourceAddress');
     validateString(groupAddress, 'groupAddress');
-    const err = nativeOf(this).setSourceMembership(sourceAddress, groupAddress, optString(interfaceAddress), false);
+    const err = handleOf(this).dropSourceSpecificMembership(sourceAddress, groupAddress, interfaceAddress);
     if (err) throw errnoException(err, 'dropSourceSpecificMembership');
   }
 
@@ -474,22 +474,17 @@ export class Socket extends EventEmitter implements HandleOwner {
   }
 
   getSendQueueSize(): number {
-    return this[kState].handle!.getSendQueueSize();
+    return handleOf(this).getSendQueueSize();
   }
 
   getSendQueueCount(): number {
-    return this[kState].handle!.getSendQueueCount();
+    return handleOf(this).getSendQueueCount();
   }
 }
 
-/** The native socket, as Node's methods reach `state.handle` (a TypeError once closed). */
-function nativeOf(socket: Socket): NativeSocket {
-  return (socket[kState].handle as Handle).native;
-}
-
-/** A C++ handle method receives `undefined` as "no interface"; anything else as a string. */
-function optString(v: unknown): string | undefined {
-  return v === undefined || v === null ? undefined : String(v);
+/** The handle, as Node's methods reach `state.handle` (null, so a TypeError, once closed). */
+function handleOf(socket: Socket): Handle {
+  return socket[kState].handle as Handle;
 }
 
 function healthCheck(socket: Socket): void {
@@ -518,7 +513,7 @@ function startListening(socket: Socket): void {
 
 function bufferSize(self: Socket, size: number, recv: boolean): number {
   if (size >>> 0 !== size) throw ERR_SOCKET_BAD_BUFFER_SIZE();
-  const ret = nativeOf(self).bufferSize(size, recv);
+  const ret = handleOf(self).bufferSize(size, recv);
   if (ret < 0) throw ERR_SOCKET_BUFFER_SIZE(ret, recv);
   return ret;
 }
@@ -534,7 +529,7 @@ function doConnect(ex: any, self: Socket, ip: string, address: string, port: num
   if (!state.handle) return;
   if (!ex && isBlocked(state.sendBlockList, ip)) ex = ERR_IP_BLOCKED(ip);
   if (!ex) {
-    const err = state.handle.native.connect(ip, port);
+    const err = state.handle.connect(ip, port);
     if (err) ex = exceptionWithHostPort(err, 'connect', address, port);
   }
   if (ex) {

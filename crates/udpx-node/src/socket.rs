@@ -70,7 +70,20 @@ impl PollTarget for Ready {
     fn on_poll(&self, status: i32, events: i32) {
         let inner = &self.0;
         if status < 0 {
-            inner.emit_error(status);
+            // A pending socket error (an ICMP error on a connected socket) raises POLLERR,
+            // which libuv's poll reports as EBADF and answers by stopping. Report the real
+            // error, as node:dgram's failed recvmsg does, and keep polling.
+            let pending = inner.with_socket(|s| s.take_error());
+            match pending {
+                Some(Ok(Some(e))) => inner.emit_error(uv_code(&e)),
+                Some(Err(e)) => inner.emit_error(uv_code(&e)),
+                _ => inner.read_ready(),
+            }
+            if !inner.closed.get() {
+                if let Some(p) = inner.poll.borrow_mut().as_mut() {
+                    let _ = p.restart();
+                }
+            }
             return;
         }
         if events & uv::WRITABLE != 0 && !inner.closed.get() {

@@ -102,6 +102,20 @@ impl Poll {
         Ok(())
     }
 
+    /// Starts polling again with the current interest set: libuv stops a poll handle
+    /// after reporting an error (`POLLERR` becomes `UV_EBADF`).
+    pub(crate) fn restart(&mut self) -> io::Result<()> {
+        if self.events == 0 {
+            return Ok(());
+        }
+        // SAFETY: `self.handle` is an initialised, unclosed poll handle.
+        let r = unsafe { uv_poll_start(self.handle, self.events, on_poll) };
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(-r));
+        }
+        Ok(())
+    }
+
     /// The current interest set.
     pub(crate) fn events(&self) -> c_int {
         self.events

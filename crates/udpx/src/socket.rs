@@ -179,13 +179,13 @@ impl UdpSocket {
         }
     }
 
-    /// The interface outgoing multicast leaves by: an IPv4 address of it for `udp4`,
-    /// an interface index (the scope of `::%eth0`) for `udp6`.
+    /// The interface outgoing multicast leaves by: an IPv4 address of it, or an IPv6
+    /// address whose scope (`::%eth0`) names it. The option set follows the address's
+    /// family, not the socket's, as libuv does; the kernel rejects what does not apply.
     pub fn set_multicast_if(&self, iface: SocketAddr) -> io::Result<()> {
-        match (self.family, iface) {
-            (Family::V4, SocketAddr::V4(a)) => self.inner.set_multicast_if_v4(a.ip()),
-            (Family::V6, SocketAddr::V6(a)) => self.inner.set_multicast_if_v6(a.scope_id()),
-            _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+        match iface {
+            SocketAddr::V4(a) => self.inner.set_multicast_if_v4(a.ip()),
+            SocketAddr::V6(a) => self.inner.set_multicast_if_v6(a.scope_id()),
         }
     }
 
