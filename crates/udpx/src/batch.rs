@@ -11,15 +11,45 @@ use crate::sys;
 /// truncated one. Every slot of a [`RecvBatch`] has this size unless chosen otherwise.
 pub const MAX_DATAGRAM: usize = 65536;
 
-/// What the kernel said about one received datagram.
+/// What the kernel said about one receive slot.
+///
+/// With GRO enabled ([`UdpSocket::set_gro`](crate::UdpSocket::set_gro)) a slot may hold
+/// several datagrams from one sender, coalesced: each is `stride` bytes except the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvMeta {
     /// Who sent it.
     pub source: SocketAddr,
-    /// Bytes stored in its slot.
+    /// Bytes stored in the slot.
     pub len: usize,
+    /// Size of each coalesced datagram; equals `len` when the slot holds one.
+    pub stride: usize,
     /// True when the datagram was larger than its slot and the rest was discarded.
     pub truncated: bool,
+    /// The socket's running count of datagrams the kernel dropped for lack of buffer
+    /// space (`SO_RXQ_OVFL`), when enabled with
+    /// [`UdpSocket::set_drop_counting`](crate::UdpSocket::set_drop_counting). The kernel
+    /// attaches it only once the count is above zero, so `None` may also mean none yet.
+    pub drops: Option<u32>,
+}
+
+impl RecvMeta {
+    /// How many datagrams the slot holds.
+    pub fn segments(&self) -> usize {
+        if self.stride == 0 || self.len == 0 {
+            1
+        } else {
+            self.len.div_ceil(self.stride)
+        }
+    }
+}
+
+/// One datagram to send with [`UdpSocket::send_batch`](crate::UdpSocket::send_batch).
+#[derive(Debug, Clone, Copy)]
+pub struct Transmit<'a> {
+    /// Where to; `None` for the connected peer.
+    pub destination: Option<SocketAddr>,
+    /// The payload.
+    pub contents: &'a [u8],
 }
 
 /// Storage for up to `capacity` datagrams, reused across receives so that the receive path
@@ -45,7 +75,9 @@ impl RecvBatch {
         let unset = RecvMeta {
             source: SocketAddr::from(([0, 0, 0, 0], 0)),
             len: 0,
+            stride: 0,
             truncated: false,
+            drops: None,
         };
         RecvBatch {
             storage: vec![0; capacity * slot],
@@ -86,6 +118,22 @@ impl RecvBatch {
     pub fn meta(&self, i: usize) -> &RecvMeta {
         assert!(i < self.len, "datagram index {i} out of range ({})", self.len);
         &self.metas[i]
+    }
+
+    /// Each datagram of the last receive in order, GRO-coalesced slots split apart:
+    /// `(payload, source)`.
+    pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
+        (0..self.len).flat_map(move |i| {
+            let m = self.metas[i];
+            let payload = self.payload(i);
+            let stride = if m.stride == 0 { payload.len().max(1) } else { m.stride };
+            let chunks: Box<dyn Iterator<Item = &[u8]>> = if payload.is_empty() {
+                Box::new(std::iter::once(payload))
+            } else {
+                Box::new(payload.chunks(stride))
+            };
+            chunks.map(move |c| (c, m.source))
+        })
     }
 
     pub(crate) fn recv_from(&mut self, socket: &SockRef<'_>) -> io::Result<usize> {

@@ -2,12 +2,13 @@
 
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use crate::addr;
-use crate::batch::RecvBatch;
+use crate::batch::{RecvBatch, Transmit};
 use crate::sys;
 
 /// The address family of a socket (`udp4` or `udp6`).
@@ -53,14 +54,21 @@ pub struct BindOptions {
 pub struct UdpSocket {
     inner: Socket,
     family: Family,
+    /// Cleared the first time the kernel refuses a segmented (GSO) send.
+    gso: AtomicBool,
 }
+
+/// Most segments the kernel takes in one GSO send (`UDP_MAX_SEGMENTS`).
+pub const MAX_GSO_SEGMENTS: usize = 64;
+/// Most bytes in one GSO send, under the 64 KiB IP datagram limit with headers.
+const MAX_GSO_BYTES: usize = 65000;
 
 impl UdpSocket {
     /// Creates an unbound socket of `family` (non-blocking, close-on-exec).
     pub fn new(family: Family) -> io::Result<Self> {
         let inner = Socket::new(family.domain(), Type::DGRAM, Some(Protocol::UDP))?;
         inner.set_nonblocking(true)?;
-        Ok(UdpSocket { inner, family })
+        Ok(UdpSocket { inner, family, gso: AtomicBool::new(true) })
     }
 
     /// Adopts an open UDP descriptor, taking ownership of it (as `bind({ fd })` does).
@@ -73,7 +81,7 @@ impl UdpSocket {
         // hands its ownership to us, as `bind({ fd })` documents.
         let inner = Socket::from(unsafe { OwnedFd::from_raw_fd(fd) });
         inner.set_nonblocking(true)?;
-        Ok(UdpSocket { inner, family })
+        Ok(UdpSocket { inner, family, gso: AtomicBool::new(true) })
     }
 
     /// The family the socket was created with.
@@ -148,6 +156,85 @@ impl UdpSocket {
     /// platform has one (`recvmmsg`). Returns how many were received; `WouldBlock` if none.
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         batch.recv_from(&SockRef::from(&self.inner))
+    }
+
+    /// Sends each of `msgs` as its own datagram, many per system call (`sendmmsg` on
+    /// Linux). Returns how many the kernel took, in order; fewer than `msgs.len()` means the
+    /// next one would block or failed (retry from there to learn which). Fails only when
+    /// none was sent.
+    pub fn send_batch(&self, msgs: &[Transmit<'_>]) -> io::Result<usize> {
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        sys::send_batch(&SockRef::from(&self.inner), msgs)
+    }
+
+    /// Sends `buf` as datagrams of `segment_size` bytes each (the last may be shorter) to
+    /// `destination` (`None`: the connected peer). Uses UDP GSO where the kernel has it —
+    /// one system call per 64 datagrams — and falls back to [`send_batch`](Self::send_batch)
+    /// for good once the kernel refuses it. Returns how many datagrams were sent, as
+    /// `send_batch` does.
+    pub fn send_segments(
+        &self,
+        buf: &[u8],
+        segment_size: usize,
+        destination: Option<SocketAddr>,
+    ) -> io::Result<usize> {
+        if segment_size == 0 || segment_size > u16::MAX as usize {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let total = buf.len().div_ceil(segment_size).max(1);
+        let per_call = MAX_GSO_SEGMENTS.min(MAX_GSO_BYTES / segment_size).max(1);
+        let mut sent = 0;
+        while sent < total {
+            let n = per_call.min(total - sent);
+            let start = sent * segment_size;
+            let chunk = &buf[start..buf.len().min(start + n * segment_size)];
+            let r = if n > 1 && self.gso.load(Ordering::Relaxed) {
+                match sys::send_gso(&SockRef::from(&self.inner), chunk, segment_size as u16, destination) {
+                    Ok(_) => Ok(n),
+                    Err(e) if sys::gso_unsupported(&e) => {
+                        self.gso.store(false, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                let msgs: Vec<Transmit<'_>> = chunk
+                    .chunks(segment_size)
+                    .map(|contents| Transmit { destination, contents })
+                    .collect();
+                self.send_batch(&msgs)
+            };
+            match r {
+                Ok(k) => {
+                    sent += k;
+                    if k < n {
+                        break;
+                    }
+                }
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Whether segmented sends still use GSO (false once the kernel refused it).
+    pub fn gso_enabled(&self) -> bool {
+        self.gso.load(Ordering::Relaxed)
+    }
+
+    /// `UDP_GRO`: receive runs of same-sized datagrams from one sender as one slot
+    /// (see [`RecvMeta::stride`](crate::RecvMeta::stride)).
+    pub fn set_gro(&self, on: bool) -> io::Result<()> {
+        sys::set_gro(&SockRef::from(&self.inner), on)
+    }
+
+    /// `SO_RXQ_OVFL`: report the kernel's drop count with received datagrams
+    /// (see [`RecvMeta::drops`](crate::RecvMeta::drops)).
+    pub fn set_drop_counting(&self, on: bool) -> io::Result<()> {
+        sys::set_drop_counting(&SockRef::from(&self.inner), on)
     }
 
     /// `SO_BROADCAST`.
@@ -339,6 +426,82 @@ mod tests {
             assert!(s.recv_buffer_size(65536).unwrap() >= 65536);
             assert!(s.send_buffer_size(0).unwrap() > 0);
         }
+    }
+
+    #[test]
+    fn batch_send_reaches_many_peers_in_order() {
+        let tx = bound(Family::V4, "127.0.0.1");
+        let rx: Vec<UdpSocket> = (0..3).map(|_| bound(Family::V4, "127.0.0.1")).collect();
+        let payloads: Vec<Vec<u8>> = (0..9u8).map(|i| vec![i; 10 + i as usize]).collect();
+        let msgs: Vec<Transmit<'_>> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Transmit { destination: Some(rx[i % 3].local_addr().unwrap()), contents: p })
+            .collect();
+        assert_eq!(tx.send_batch(&msgs).unwrap(), 9);
+        for (r, s) in rx.iter().enumerate() {
+            let mut batch = RecvBatch::new(8);
+            let mut got = Vec::new();
+            while got.len() < 3 {
+                let n = crate::batch::tests::recv_wait(s, &mut batch);
+                got.extend((0..n).map(|i| batch.payload(i).to_vec()));
+            }
+            assert_eq!(got, vec![payloads[r].clone(), payloads[r + 3].clone(), payloads[r + 6].clone()]);
+        }
+    }
+
+    #[test]
+    fn segments_arrive_as_datagrams_and_coalesce_with_gro() {
+        let tx = bound(Family::V4, "127.0.0.1");
+        let plain = bound(Family::V4, "127.0.0.1");
+        let gro = bound(Family::V4, "127.0.0.1");
+        gro.set_gro(true).unwrap();
+        let buf: Vec<u8> = (0..1000u32).map(|i| (i / 100) as u8).collect();
+        for rx in [&plain, &gro] {
+            assert_eq!(tx.send_segments(&buf, 100, Some(rx.local_addr().unwrap())).unwrap(), 10);
+        }
+        let collect = |s: &UdpSocket| {
+            let mut batch = RecvBatch::new(16);
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            let mut slots = 0;
+            while got.len() < 10 {
+                let n = crate::batch::tests::recv_wait(s, &mut batch);
+                slots += n;
+                got.extend(batch.datagrams().map(|(p, _)| p.to_vec()));
+            }
+            (got, slots)
+        };
+        let (a, slots_a) = collect(&plain);
+        let (b, slots_b) = collect(&gro);
+        let expect: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 100]).collect();
+        assert_eq!(a, expect);
+        assert_eq!(b, expect);
+        assert_eq!(slots_a, 10);
+        if tx.gso_enabled() {
+            // A GSO send reaches a GRO socket on loopback as one coalesced slot.
+            assert_eq!(slots_b, 1);
+        }
+    }
+
+    #[test]
+    fn counts_kernel_drops() {
+        let tx = bound(Family::V4, "127.0.0.1");
+        let rx = bound(Family::V4, "127.0.0.1");
+        rx.set_drop_counting(true).unwrap();
+        rx.recv_buffer_size(4096).unwrap();
+        let to = rx.local_addr().unwrap();
+        for _ in 0..200 {
+            let _ = tx.send_to(&[&[0u8; 1000]], to);
+        }
+        // Drain what fit, then send one more: the kernel attaches the count to datagrams
+        // queued after the first drop.
+        let mut batch = RecvBatch::new(64);
+        while rx.recv_batch(&mut batch).is_ok() {}
+        tx.send_to(&[b"after"], to).unwrap();
+        let n = crate::batch::tests::recv_wait(&rx, &mut batch);
+        assert_eq!(batch.payload(n - 1), b"after");
+        let drops = batch.meta(n - 1).drops.expect("drop counter attached");
+        assert!(drops > 0, "a 4 KiB buffer cannot hold 200 KB");
     }
 
     #[test]

@@ -1,15 +1,56 @@
-//! Linux: `recvmmsg(2)` for batched receive.
+//! Linux: `recvmmsg(2)`/`sendmmsg(2)` batches, UDP GSO (`UDP_SEGMENT`) and GRO (`UDP_GRO`),
+//! and the `SO_RXQ_OVFL` drop counter.
 
 use std::io;
-use std::mem::{self, MaybeUninit};
+use std::mem;
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 use socket2::{SockAddr, SockAddrStorage, SockRef};
 
-use crate::batch::RecvMeta;
+use crate::batch::{RecvMeta, Transmit};
 
-/// Most datagrams taken in one `recvmmsg` call; the scratch lives on the stack.
+/// Most datagrams taken or given in one system call; the scratch lives on the stack.
 const MAX_BATCH: usize = 64;
+
+/// `SO_RXQ_OVFL` (asm-generic/socket.h); not exported by libc for every target.
+const SO_RXQ_OVFL: libc::c_int = 40;
+
+/// Control-message space per received datagram: GRO's segment size and the drop counter,
+/// with room to spare. u64 words keep cmsghdr alignment.
+const CMSG_WORDS: usize = 8;
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn set_int_opt(socket: &SockRef<'_>, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `value` is a live c_int and its size is passed; the fd is borrowed.
+    cvt(unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// `UDP_GRO`: let the kernel hand over runs of same-sized datagrams as one buffer.
+pub(crate) fn set_gro(socket: &SockRef<'_>, on: bool) -> io::Result<()> {
+    set_int_opt(socket, libc::SOL_UDP, libc::UDP_GRO, on as libc::c_int)
+}
+
+/// `SO_RXQ_OVFL`: attach the socket's drop counter to every received datagram.
+pub(crate) fn set_drop_counting(socket: &SockRef<'_>, on: bool) -> io::Result<()> {
+    set_int_opt(socket, libc::SOL_SOCKET, SO_RXQ_OVFL, on as libc::c_int)
+}
 
 /// Receives up to `metas.len()` datagrams (at most [`MAX_BATCH`]) into consecutive
 /// `slot`-sized regions of `storage`.
@@ -23,30 +64,28 @@ pub(crate) fn recv_batch(
     if n == 0 {
         return Ok(0);
     }
-    // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C data; all-zero is valid.
+    // SAFETY: sockaddr_storage, iovec, mmsghdr and the u64 control words are plain C data;
+    // all-zero is a valid value of each.
     let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { mem::zeroed() };
-    let mut iovs: [MaybeUninit<libc::iovec>; MAX_BATCH] = [MaybeUninit::uninit(); MAX_BATCH];
+    let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { mem::zeroed() };
     let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { mem::zeroed() };
+    let mut ctrl = [[0u64; CMSG_WORDS]; MAX_BATCH];
     for (i, chunk) in storage.chunks_exact_mut(slot).take(n).enumerate() {
-        iovs[i].write(libc::iovec { iov_base: chunk.as_mut_ptr().cast(), iov_len: slot });
+        iovs[i] = libc::iovec { iov_base: chunk.as_mut_ptr().cast(), iov_len: slot };
         let h = &mut hdrs[i].msg_hdr;
         h.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
         h.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        h.msg_iov = iovs[i].as_mut_ptr();
+        h.msg_iov = &mut iovs[i];
         h.msg_iovlen = 1;
+        h.msg_control = ctrl[i].as_mut_ptr().cast();
+        h.msg_controllen = mem::size_of::<[u64; CMSG_WORDS]>();
     }
     let got = loop {
         // SAFETY: the first `n` headers point at live iovecs over disjoint `slot`-byte
-        // regions of `storage` and at live sockaddr_storage names; the kernel writes no
-        // more than those lengths.
+        // regions of `storage`, live sockaddr_storage names and live control buffers, with
+        // their true lengths; the kernel writes no more than those.
         let r = unsafe {
-            libc::recvmmsg(
-                socket.as_raw_fd(),
-                hdrs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
+            libc::recvmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
         };
         if r >= 0 {
             break r as usize;
@@ -57,22 +96,139 @@ pub(crate) fn recv_batch(
         }
     };
     for i in 0..got {
-        let h = &hdrs[i];
+        let h = &hdrs[i].msg_hdr;
         let mut st = SockAddrStorage::zeroed();
         // SAFETY: the kernel filled `names[i]` and set `msg_namelen` to its length;
         // SockAddrStorage wraps exactly a sockaddr_storage.
         let addr = unsafe {
             *st.view_as::<libc::sockaddr_storage>() = names[i];
-            SockAddr::new(st, h.msg_hdr.msg_namelen)
+            SockAddr::new(st, h.msg_namelen)
         };
-        let source = addr
-            .as_socket()
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+        let source = addr.as_socket().ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+        let len = (hdrs[i].msg_len as usize).min(slot);
+        // SAFETY: `h` is a header the kernel completed, its control buffer live above.
+        let (stride, drops) = unsafe { parse_cmsgs(h) };
         metas[i] = RecvMeta {
             source,
-            len: (h.msg_len as usize).min(slot),
-            truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+            len,
+            stride: stride.unwrap_or(len),
+            truncated: h.msg_flags & libc::MSG_TRUNC != 0,
+            drops,
         };
     }
     Ok(got)
+}
+
+/// Reads GRO's segment size and the drop counter from a received header.
+///
+/// # Safety
+/// `h` must be a header completed by the kernel whose control buffer is still live.
+unsafe fn parse_cmsgs(h: &libc::msghdr) -> (Option<usize>, Option<u32>) {
+    let (mut stride, mut drops) = (None, None);
+    if h.msg_controllen == 0 {
+        return (stride, drops);
+    }
+    // SAFETY: CMSG_FIRSTHDR/NXTHDR walk within msg_control/msg_controllen as the kernel
+    // wrote them; each payload read is bounded by the cmsg's own length check below.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            let len = (*c).cmsg_len as usize - (data as usize - c as usize);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::SOL_UDP, libc::UDP_GRO) if len >= 4 => {
+                    stride = Some(std::ptr::read_unaligned(data as *const libc::c_int) as usize)
+                }
+                (libc::SOL_SOCKET, SO_RXQ_OVFL) if len >= 4 => {
+                    drops = Some(std::ptr::read_unaligned(data as *const u32))
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    (stride, drops)
+}
+
+/// Sends `msgs` with `sendmmsg`, up to [`MAX_BATCH`] per call, until all are sent or the
+/// kernel stops. Returns how many were sent; an error only when none were.
+pub(crate) fn send_batch(socket: &SockRef<'_>, msgs: &[Transmit<'_>]) -> io::Result<usize> {
+    let mut sent = 0;
+    while sent < msgs.len() {
+        let chunk = &msgs[sent..msgs.len().min(sent + MAX_BATCH)];
+        let names: Vec<Option<SockAddr>> = chunk.iter().map(|m| m.destination.map(SockAddr::from)).collect();
+        let mut iovs: Vec<libc::iovec> = chunk
+            .iter()
+            .map(|m| libc::iovec { iov_base: m.contents.as_ptr() as *mut _, iov_len: m.contents.len() })
+            .collect();
+        // SAFETY: mmsghdr is plain C data; all-zero is valid.
+        let mut hdrs: Vec<libc::mmsghdr> = (0..chunk.len()).map(|_| unsafe { mem::zeroed() }).collect();
+        for (i, h) in hdrs.iter_mut().enumerate() {
+            if let Some(a) = &names[i] {
+                h.msg_hdr.msg_name = a.as_ptr() as *mut _;
+                h.msg_hdr.msg_namelen = a.len();
+            }
+            h.msg_hdr.msg_iov = &mut iovs[i];
+            h.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at a live iovec over a borrowed payload and, when
+        // set, a live SockAddr of the stated length; the kernel only reads them.
+        let r = unsafe { libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), hdrs.len() as libc::c_uint, libc::MSG_DONTWAIT) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return if sent > 0 { Ok(sent) } else { Err(e) };
+        }
+        sent += r as usize;
+        if (r as usize) < chunk.len() {
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// Sends `buf` as datagrams of `segment` bytes (the last may be shorter) to `dest` in one
+/// `sendmsg` with `UDP_SEGMENT`; the kernel (or the NIC) splits it.
+pub(crate) fn send_gso(socket: &SockRef<'_>, buf: &[u8], segment: u16, dest: Option<SocketAddr>) -> io::Result<usize> {
+    let name = dest.map(SockAddr::from);
+    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() };
+    let mut ctrl = [0u64; CMSG_WORDS];
+    // SAFETY: msghdr is plain C data; all-zero is valid.
+    let mut h: libc::msghdr = unsafe { mem::zeroed() };
+    if let Some(a) = &name {
+        h.msg_name = a.as_ptr() as *mut _;
+        h.msg_namelen = a.len();
+    }
+    h.msg_iov = &mut iov;
+    h.msg_iovlen = 1;
+    h.msg_control = ctrl.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is arithmetic on a constant size.
+    h.msg_controllen = unsafe { libc::CMSG_SPACE(mem::size_of::<u16>() as u32) } as usize;
+    // SAFETY: the control buffer (64 bytes) holds CMSG_SPACE(2) bytes; FIRSTHDR points into
+    // it and the u16 payload is written within the cmsg's length.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&h);
+        (*c).cmsg_level = libc::SOL_UDP;
+        (*c).cmsg_type = libc::UDP_SEGMENT;
+        (*c).cmsg_len = libc::CMSG_LEN(mem::size_of::<u16>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u16, segment);
+    }
+    loop {
+        // SAFETY: `h` points at a live iovec over `buf`, a live name and control buffer.
+        let r = unsafe { libc::sendmsg(socket.as_raw_fd(), &h, libc::MSG_DONTWAIT) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Whether an error from a GSO send means "this kernel or device cannot segment".
+pub(crate) fn gso_unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIO | libc::ENOPROTOOPT | libc::EOPNOTSUPP))
 }

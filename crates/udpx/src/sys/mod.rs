@@ -8,9 +8,11 @@ pub use unix::handle_type;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::recv_batch;
+use linux as imp;
 
 #[cfg(not(target_os = "linux"))]
 mod fallback;
 #[cfg(not(target_os = "linux"))]
-pub(crate) use fallback::recv_batch;
+use fallback as imp;
+
+pub(crate) use imp::{gso_unsupported, recv_batch, send_batch, send_gso, set_drop_counting, set_gro};
