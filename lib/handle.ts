@@ -18,16 +18,57 @@ export type LookupFn = (hostname: string, options: any, callback: (err: any, add
 
 /** A send waiting for the socket to become writable. */
 interface QueuedSend {
-  list: Buffer[];
-  port: number;
-  ip: string | null;
+  /** Tries again: EAGAIN to keep waiting, anything else finishes it. */
+  attempt(): number;
+  finish(result: number): void;
   bytes: number;
-  done: ((err: number, sent: number) => void) | undefined;
 }
 
 export interface HandleOwner {
   onMessage(buf: Buffer, address: string, port: number): void;
+  onBatch(buf: Buffer, meta: Uint32Array, addresses: string[]): void;
   onRecvError(err: number): void;
+  onDrain(): void;
+}
+
+/** The outcome of a batch send: datagrams sent, and the error that stopped it (or 0). */
+export type BatchDone = (err: number, sent: number) => void;
+
+/** A batch in progress: what was sent so far survives an EAGAIN. */
+class BatchSend {
+  sent = 0;
+  error = 0;
+  constructor(
+    private readonly native: NativeSocket,
+    private readonly list: Buffer[],
+    private readonly ports: number[],
+    private readonly ips: string[],
+    /** With a segment size, `list` goes out as one GSO buffer to `ports[0]`/`ips[0]`. */
+    private readonly segment: number,
+  ) {}
+
+  attempt(): number {
+    const n = this.list.length;
+    while (this.sent < n) {
+      let r: number;
+      if (this.segment > 0) {
+        const rest = Buffer.concat(this.list.slice(this.sent));
+        r = this.native.sendSegments(rest, this.segment, this.ports[0] ?? 0, this.ips[0]);
+      } else {
+        const many = this.ips.length > 0;
+        r = this.native.sendBatch(this.list.slice(this.sent), many ? this.ports.slice(this.sent) : [],
+          many ? this.ips.slice(this.sent) : []);
+      }
+      if (r > 0) {
+        this.sent += r;
+        continue;
+      }
+      if (r === EAGAIN) return EAGAIN;
+      this.error = r < 0 ? r : EAGAIN;
+      return this.error;
+    }
+    return 0;
+  }
 }
 
 export class Handle {
@@ -122,6 +163,7 @@ export class Handle {
   recvStart(): number {
     return this.native.recvStart(
       ((a: Buffer | number, address: string, port: number) => {
+        // Every receive path runs through here: a number is a receive error.
         const owner = this.owner;
         if (owner === null) return;
         if (typeof a === 'number') owner.onRecvError(a);
@@ -135,27 +177,62 @@ export class Handle {
    * Sends `list` as one datagram. Returns bytes + 1 on synchronous success, 0 when queued
    * (then `done` runs from the event loop), or a negative errno.
    */
-  send(list: Buffer[], port: number, ip: string | null, done: QueuedSend['done']): number {
-    // The binding reads bytes from Uint8Arrays; other views are re-viewed, not copied.
-    for (let i = 0; i < list.length; i++) {
-      const b = list[i] as NodeJS.ArrayBufferView;
-      if (!(b instanceof Uint8Array)) list[i] = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    }
+  send(list: Buffer[], port: number, ip: string | null, done: ((err: number, sent: number) => void) | undefined): number {
+    for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
     port = port | 0;
     // libuv's checks before any send.
     if (ip !== null && this.connected) return EISCONN;
     if (ip === null && !this.connected) return EDESTADDRREQ;
+    const attempt = () => this.native.send(list, port, ip ?? undefined);
     if (this.queue.length === 0) {
-      const r = this.native.send(list, port, ip ?? undefined);
+      const r = attempt();
       if (r >= 0) return r + 1;
       if (r !== EAGAIN) return r;
-      const w = this.native.wantWritable(true);
-      if (w < 0) return w;
     }
     let bytes = 0;
     for (const b of list) bytes += b.length;
-    this.queue.push({ list, port, ip, bytes, done });
-    this.queueBytes += bytes;
+    return this.enqueue({
+      attempt,
+      finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? 0 : r),
+      bytes,
+    });
+  }
+
+  /**
+   * Sends each of `list` as its own datagram: to `ips[i]:ports[i]`, to `ips[0]:ports[0]`
+   * in `segment`-sized GSO pieces, or (no ips) to the connected peer. Completes
+   * synchronously unless the kernel pushes back; `done(err, sent)` always runs once,
+   * from this call or from the loop. Returns true when it completed synchronously.
+   */
+  sendBatch(list: Buffer[], ports: number[], ips: string[], segment: number, done: BatchDone): boolean {
+    for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
+    if (ips.length > 0 && this.connected) {
+      done(EISCONN, 0);
+      return true;
+    }
+    if (ips.length === 0 && !this.connected) {
+      done(EDESTADDRREQ, 0);
+      return true;
+    }
+    const batch = new BatchSend(this.native, list, ports, ips, segment);
+    if (this.queue.length === 0 && batch.attempt() !== EAGAIN) {
+      done(batch.error, batch.sent);
+      return true;
+    }
+    let bytes = 0;
+    for (const b of list) bytes += b.length;
+    const r = this.enqueue({ attempt: () => batch.attempt(), finish: (r) => done(r === ECANCELED ? r : batch.error, batch.sent), bytes });
+    if (r < 0) done(r, batch.sent);
+    return false;
+  }
+
+  private enqueue(req: QueuedSend): number {
+    if (this.queue.length === 0) {
+      const w = this.native.wantWritable(true);
+      if (w < 0) return w;
+    }
+    this.queue.push(req);
+    this.queueBytes += req.bytes;
     return 0;
   }
 
@@ -163,13 +240,22 @@ export class Handle {
   private flush(): void {
     while (this.queue.length > 0 && !this.closed) {
       const req = this.queue[0];
-      const r = this.native.send(req.list, req.port, req.ip ?? undefined);
+      const r = req.attempt();
       if (r === EAGAIN) return;
       this.queue.shift();
       this.queueBytes -= req.bytes;
-      if (req.done) req.done(r < 0 ? r : 0, r < 0 ? 0 : r);
+      req.finish(r);
     }
-    if (!this.closed) this.native.wantWritable(false);
+    if (this.closed) return;
+    this.native.wantWritable(false);
+    this.owner?.onDrain();
+  }
+
+  /** Batched delivery to the owner's onBatch (true) or one onMessage call per datagram. */
+  setBatchDelivery(on: boolean): number {
+    return this.native.setBatchHandler(on ? ((buf: Buffer, meta: Uint32Array, addrs: string[]) => {
+      this.owner?.onBatch(buf, meta, addrs);
+    }) as (arg?: unknown) => unknown : null);
   }
 
   getSendQueueSize(): number {
@@ -203,7 +289,7 @@ export class Handle {
     // libuv cancels queued sends when the handle's close completes, after 'close'.
     if (pending.length > 0) {
       setImmediate(() => {
-        for (const req of pending) if (req.done) req.done(ECANCELED, 0);
+        for (const req of pending) req.finish(ECANCELED);
       });
     }
   }
@@ -212,4 +298,9 @@ export class Handle {
 /** The C++ handle takes "no interface" as undefined or null, anything else as a string. */
 function optString(v: unknown): string | undefined {
   return v === undefined || v === null ? undefined : String(v);
+}
+
+/** The binding reads bytes from Uint8Arrays; other views are re-viewed, not copied. */
+function asUint8(b: NodeJS.ArrayBufferView): Buffer {
+  return (b instanceof Uint8Array ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) as Buffer;
 }

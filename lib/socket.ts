@@ -23,6 +23,7 @@ import {
   errnoException,
   exceptionWithHostPort,
 } from './errors';
+import { DatagramBatch, IteratorOptions, messageIterator, RemoteInfo } from './batch';
 import { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT, Handle, HandleOwner, LookupFn } from './handle';
 import { NativeSocket } from './native';
 import {
@@ -64,6 +65,10 @@ interface State {
   sendBufferSize: number | undefined;
   receiveBlockList: BlockList | undefined;
   sendBlockList: BlockList | undefined;
+  gro: boolean;
+  lastStats?: Omit<SocketStats, 'queueDrops'>;
+  batchHandler: ((batch: DatagramBatch) => void) | null;
+  queueDrops: number;
 }
 
 let cluster: { isWorker: boolean } | undefined;
@@ -138,6 +143,9 @@ export class Socket extends EventEmitter implements HandleOwner {
       sendBufferSize,
       receiveBlockList,
       sendBlockList,
+      gro: !!(options && options.gro),
+      batchHandler: null,
+      queueDrops: 0,
     };
 
     if (options?.signal !== undefined) {
@@ -163,8 +171,31 @@ export class Socket extends EventEmitter implements HandleOwner {
     this.emit('message', buf, { address, family, port, size: buf.length });
   }
 
+  onBatch(buf: Buffer, meta: Uint32Array, addresses: string[]): void {
+    const state = this[kState];
+    let index: number[] | null = null;
+    const blocked = state.receiveBlockList;
+    if (blocked) {
+      index = [];
+      for (let i = 0, n = meta.length / 4; i < n; i++) {
+        const a = addresses[meta[i * 4 + 3]];
+        if (!blocked.check(a, a.includes(':') ? 'ipv6' : 'ipv4')) index.push(i);
+      }
+      if (index.length === 0) return;
+    }
+    const batch = new DatagramBatch(buf, meta, addresses, index);
+    state.batchHandler?.(batch);
+    if (this.listenerCount('message') > 0) {
+      for (let i = 0; i < batch.length && this[kState].handle; i++) this.emit('message', batch.data(i), batch.rinfo(i));
+    }
+  }
+
   onRecvError(err: number): void {
     this.emit('error', errnoException(err, 'recvmsg'));
+  }
+
+  onDrain(): void {
+    this.emit('drain');
   }
 
   bind(port_?: any, address_?: any, ..._rest: any[]): this {
@@ -356,6 +387,7 @@ export class Socket extends EventEmitter implements HandleOwner {
     }
     healthCheck(this);
     stopReceiving(this);
+    state.lastStats = state.handle!.native.stats();
     state.handle!.close();
     state.handle = null;
     process.nextTick(socketCloseNT, this);
@@ -482,6 +514,200 @@ export class Socket extends EventEmitter implements HandleOwner {
   }
 }
 
+export interface SocketStats {
+  datagramsReceived: number;
+  bytesReceived: number;
+  datagramsSent: number;
+  bytesSent: number;
+  /** Dropped by the kernel: the receive buffer was full (SO_RXQ_OVFL). */
+  kernelDrops: number;
+  /** Dropped by udpx: an iterator's buffer was full. */
+  queueDrops: number;
+}
+
+export interface BatchMessage {
+  data: BufferLike;
+  port: number;
+  address?: string;
+}
+
+// udpx extensions, on the prototype so that node:dgram's own members stay as they are.
+export interface Socket {
+  sendBatch(messages: BufferLike[], port?: number, address?: string, callback?: Callback): void;
+  sendBatch(messages: BatchMessage[], callback?: Callback): void;
+  receiveBatches(handler: ((batch: DatagramBatch) => void) | null): this;
+  messages(options?: IteratorOptions): AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }>;
+  [Symbol.asyncIterator](): AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }>;
+  setGRO(on: boolean): void;
+  stats(): SocketStats;
+}
+
+/**
+ * Sends many datagrams with one system call per 64: `sendBatch(messages, port, address,
+ * cb)` to one destination (UDP GSO when all but the last have one size), `sendBatch([{
+ * data, port, address }], cb)` to many, `sendBatch(messages, cb)` on a connected socket.
+ * `cb(err, sent)`: `sent` datagrams went out in order; `err` (with `index`) stopped the rest.
+ */
+Socket.prototype.sendBatch = function(this: Socket, messages: any, port?: any, address?: any, callback?: any): void {
+  if (!Array.isArray(messages)) throw ERR_INVALID_ARG_TYPE('messages', 'Array', messages);
+  const state = this[kState];
+  const connected = state.connectState === CONNECT_STATE_CONNECTED;
+  const many = messages.length > 0 && messages[0] !== null && typeof messages[0] === 'object' &&
+    !types.isArrayBufferView(messages[0]) && 'data' in messages[0];
+  if (many || connected) {
+    if (typeof port === 'function' || port === undefined) {
+      callback = port;
+      port = undefined;
+    } else if (connected && !many) {
+      throw ERR_SOCKET_DGRAM_IS_CONNECTED();
+    }
+  } else if (typeof address === 'function') {
+    callback = address;
+    address = undefined;
+  }
+  if (typeof callback !== 'function') callback = undefined;
+
+  const list = new Array<Buffer>(messages.length);
+  const ports = many ? new Array<number>(messages.length) : [];
+  const hosts = many ? new Array<string | undefined>(messages.length) : [];
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    const data = many ? m?.data : m;
+    if (typeof data === 'string') list[i] = Buffer.from(data);
+    else if (types.isArrayBufferView(data)) list[i] = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    else throw ERR_INVALID_ARG_TYPE(many ? `messages[${i}].data` : `messages[${i}]`, ['Buffer', 'TypedArray', 'DataView', 'string'], data);
+    if (many) {
+      if (connected) throw ERR_SOCKET_DGRAM_IS_CONNECTED();
+      ports[i] = validatePort(m.port, `messages[${i}].port`, false);
+      if (m.address != null) validateString(m.address, `messages[${i}].address`);
+      hosts[i] = m.address;
+    }
+  }
+  if (!many && !connected) {
+    port = validatePort(port, 'Port', false);
+    if (address != null) validateString(address, 'address');
+  }
+  healthCheck(this);
+  if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
+  if (state.bindState !== BIND_STATE_BOUND) {
+    enqueue(this, () => this.sendBatch(many ? messages : list, port, address, callback));
+    return;
+  }
+  if (list.length === 0) {
+    if (callback) process.nextTick(callback, null, 0);
+    return;
+  }
+  const handle = state.handle!;
+  if (connected) {
+    sendBatchNow(this, list, [], [], [], callback);
+  } else if (!many) {
+    handle.lookup(address, (ex, ip) => {
+      if (ex) return batchLookupFailed(this, ex, callback);
+      sendBatchNow(this, list, [port], [ip], [address], callback);
+    });
+  } else {
+    // One lookup per distinct host, as send() would do per datagram.
+    const unique = [...new Set(hosts)];
+    const resolved = new Map<string | undefined, string>();
+    let pending = unique.length;
+    let failed = false;
+    for (const host of unique) {
+      handle.lookup(host, (ex, ip) => {
+        if (failed) return;
+        if (ex) {
+          failed = true;
+          return batchLookupFailed(this, ex, callback);
+        }
+        resolved.set(host, ip);
+        if (--pending === 0) sendBatchNow(this, list, ports, hosts.map((h) => resolved.get(h)!), hosts, callback);
+      });
+    }
+  }
+};
+
+function batchLookupFailed(self: Socket, ex: unknown, callback: Callback | undefined): void {
+  if (callback) process.nextTick(callback, ex, 0);
+  else process.nextTick(() => self.emit('error', ex));
+}
+
+function sendBatchNow(self: Socket, list: Buffer[], ports: number[], ips: string[], hosts: Array<string | undefined>, callback: Callback | undefined): void {
+  const state = self[kState];
+  if (!state.handle) return;
+  for (let i = 0; i < ips.length; i++) {
+    if (isBlocked(state.sendBlockList, ips[i])) {
+      if (callback) process.nextTick(callback, ERR_IP_BLOCKED(ips[i]), 0);
+      return;
+    }
+  }
+  // One destination, equal sizes but maybe the last: one GSO buffer per 64 datagrams.
+  let segment = 0;
+  if (ips.length <= 1 && list.length > 1) {
+    const size = list[0].length;
+    let equal = size > 0;
+    for (let i = 1; equal && i < list.length; i++) {
+      equal = i < list.length - 1 ? list[i].length === size : list[i].length <= size && list[i].length > 0;
+    }
+    if (equal) segment = size;
+  }
+  const many = ips.length > 1 || (ips.length === 1 && segment === 0);
+  const expanded = many && ips.length === 1 ? list.map(() => ips[0]) : ips;
+  const expandedPorts = many && ports.length === 1 ? list.map(() => ports[0]) : ports;
+  let sync = true;
+  const done = (err: number, sent: number) => {
+    let ex: any = null;
+    if (err) {
+      const k = Math.min(sent, list.length - 1);
+      ex = exceptionWithHostPort(err, 'send', hosts.length > 1 ? hosts[k] : hosts[0], expandedPorts[k] ?? expandedPorts[0]);
+      ex.index = sent;
+    }
+    if (!callback) return;
+    if (sync) process.nextTick(callback, ex, sent);
+    else callback(ex, sent);
+  };
+  state.handle.sendBatch(list, expandedPorts, expanded, segment, done);
+  sync = false;
+}
+
+Socket.prototype.receiveBatches = function(this: Socket, handler: ((batch: DatagramBatch) => void) | null) {
+  if (handler !== null) validateFunction(handler, 'handler');
+  const state = this[kState];
+  healthCheck(this);
+  state.batchHandler = handler;
+  const err = state.handle!.setBatchDelivery(handler !== null);
+  if (err) throw errnoException(err, 'receiveBatches');
+  return this;
+};
+
+Socket.prototype.messages = function(this: Socket, options?: IteratorOptions) {
+  const self = this;
+  return messageIterator({
+    on: (e, fn) => self.on(e, fn),
+    removeListener: (e, fn) => self.removeListener(e, fn),
+    receiveBatches: (h) => (self[kState].handle ? self.receiveBatches(h) : undefined),
+    setReading: (on) => self[kState].handle?.native.setReading(on),
+    countQueueDrops: (n) => { self[kState].queueDrops += n; },
+  }, options);
+};
+
+Socket.prototype[Symbol.asyncIterator] = function(this: Socket) {
+  return this.messages();
+};
+
+Socket.prototype.setGRO = function(this: Socket, on: boolean) {
+  const state = this[kState];
+  state.gro = !!on;
+  const err = handleOf(this).native.setGro(!!on);
+  if (err) throw errnoException(err, 'setGRO');
+};
+
+Socket.prototype.stats = function(this: Socket): SocketStats {
+  const state = this[kState];
+  const s = state.handle ? state.handle.native.stats() : state.lastStats ?? emptyStats;
+  return { ...s, queueDrops: state.queueDrops };
+};
+
+const emptyStats = { datagramsReceived: 0, bytesReceived: 0, datagramsSent: 0, bytesSent: 0, kernelDrops: 0 };
+
 /** The handle, as Node's methods reach `state.handle` (null, so a TypeError, once closed). */
 function handleOf(socket: Socket): Handle {
   return socket[kState].handle as Handle;
@@ -506,6 +732,7 @@ function startListening(socket: Socket): void {
   }
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
+  if (state.gro) state.handle!.native.setGro(true);
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, RECV_BUFFER);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, SEND_BUFFER);
   socket.emit('listening');

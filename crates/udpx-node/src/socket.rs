@@ -48,6 +48,27 @@ fn address_info(a: SocketAddr) -> AddressInfo {
     }
 }
 
+/// Traffic counters, as `stats()` reports them.
+#[derive(Clone, Copy, Default)]
+struct Counters {
+    rx_datagrams: u64,
+    rx_bytes: u64,
+    tx_datagrams: u64,
+    tx_bytes: u64,
+    kernel_drops: u64,
+}
+
+/// `stats()`: traffic and drops since the socket was created.
+#[napi(object)]
+pub struct SocketStats {
+    pub datagrams_received: f64,
+    pub bytes_received: f64,
+    pub datagrams_sent: f64,
+    pub bytes_sent: f64,
+    /// Datagrams the kernel dropped because the receive buffer was full (`SO_RXQ_OVFL`).
+    pub kernel_drops: f64,
+}
+
 /// The state shared by the JS object, the poll handle and the environment cleanup hook.
 struct Inner {
     v6: bool,
@@ -58,6 +79,10 @@ struct Inner {
     // Rc so that a call in progress keeps its callback alive if JS closes the socket.
     on_message: RefCell<Option<Rc<JsCallback>>>,
     on_writable: RefCell<Option<Rc<JsCallback>>>,
+    on_batch: RefCell<Option<Rc<JsCallback>>>,
+    /// False while JS has paused reading (backpressure from a full iterator queue).
+    reading: Cell<bool>,
+    stats: Cell<Counters>,
     addr_cache: RefCell<StringCache>,
     /// The env-cleanup registration (a leaked `Rc<Inner>`), removed on close.
     cleanup: Cell<*const Inner>,
@@ -119,6 +144,13 @@ impl Inner {
         Ok(())
     }
 
+    fn count_sent(&self, datagrams: usize, bytes: usize) {
+        let mut c = self.stats.get();
+        c.tx_datagrams += datagrams as u64;
+        c.tx_bytes += bytes as u64;
+        self.stats.set(c);
+    }
+
     fn emit_error(&self, code: i32) {
         let cb = self.on_message.borrow().clone();
         if let Some(cb) = cb {
@@ -131,9 +163,13 @@ impl Inner {
         }
     }
 
-    /// Reads what is queued (bounded per event) and hands each datagram to JS.
+    /// Reads what is queued (bounded per event) and hands it to JS: a datagram per
+    /// `onMessage` call, or a whole batch per `onBatch` call when one is set.
     fn read_ready(&self) {
         for _ in 0..RECV_ROUNDS {
+            if self.closed.get() || !self.reading.get() {
+                return;
+            }
             let got = RECV_AREA.with(|area| {
                 let mut area = area.borrow_mut();
                 let r = self.with_socket(|s| s.recv_batch(&mut area))?;
@@ -148,11 +184,19 @@ impl Inner {
                     return;
                 }
             };
-            for i in 0..n {
-                if self.closed.get() || self.on_message.borrow().is_none() {
-                    return;
+            let datagrams = RECV_AREA.with(|area| self.account(&area.borrow(), n));
+            if self.on_batch.borrow().is_some() {
+                self.deliver_batch(n, datagrams);
+            } else {
+                for i in 0..n {
+                    let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
+                    for seg in 0..segments {
+                        if self.closed.get() || self.on_message.borrow().is_none() {
+                            return;
+                        }
+                        self.deliver(i, seg);
+                    }
                 }
-                self.deliver(i);
             }
             if n < RECV_BATCH {
                 return;
@@ -160,12 +204,37 @@ impl Inner {
         }
     }
 
-    fn deliver(&self, i: usize) {
+    /// Counts what a receive brought in; returns the number of datagrams (GRO split).
+    fn account(&self, area: &RecvBatch, n: usize) -> usize {
+        let mut stats = self.stats.get();
+        let mut datagrams = 0;
+        for i in 0..n {
+            let m = area.meta(i);
+            datagrams += m.segments();
+            stats.rx_bytes += m.len as u64;
+            if let Some(d) = m.drops {
+                stats.kernel_drops = stats.kernel_drops.max(d as u64);
+            }
+        }
+        stats.rx_datagrams += datagrams as u64;
+        self.stats.set(stats);
+        datagrams
+    }
+
+    /// Segment `seg` of slot `i` (the whole slot without GRO).
+    fn segment(area: &RecvBatch, i: usize, seg: usize) -> &[u8] {
+        let (data, m) = (area.payload(i), area.meta(i));
+        let stride = if m.stride == 0 { data.len() } else { m.stride };
+        let start = (seg * stride).min(data.len());
+        &data[start..(start + stride).min(data.len())]
+    }
+
+    fn deliver(&self, i: usize, seg: usize) {
         let Some(cb) = self.on_message.borrow().clone() else { return };
         cb.call(|env| {
             RECV_AREA.with(|area| {
                 let area = area.borrow();
-                let (data, meta) = (area.payload(i), area.meta(i));
+                let (data, meta) = (Self::segment(&area, i, seg), area.meta(i));
                 let mut buf = ptr::null_mut();
                 let mut port = ptr::null_mut();
                 let mut copy = ptr::null_mut();
@@ -185,11 +254,69 @@ impl Inner {
         });
     }
 
+    /// One JS call for `n` slots holding `datagrams` datagrams: `onBatch(buffer, meta,
+    /// addresses)`, where `buffer` holds every payload back to back and `meta` four u32s
+    /// per datagram — offset, length, port, index into `addresses`.
+    fn deliver_batch(&self, n: usize, datagrams: usize) {
+        let Some(cb) = self.on_batch.borrow().clone() else { return };
+        cb.call(|env| {
+            RECV_AREA.with(|area| {
+                let area = area.borrow();
+                let total: usize = (0..n).map(|i| area.meta(i).len).sum();
+                let mut buf = ptr::null_mut();
+                let mut data: *mut std::ffi::c_void = ptr::null_mut();
+                let mut ab = ptr::null_mut();
+                let mut meta_ptr: *mut std::ffi::c_void = ptr::null_mut();
+                let mut meta = ptr::null_mut();
+                let mut addrs = ptr::null_mut();
+                // SAFETY: out-pointers are live locals; sizes are what is written below.
+                let made = unsafe {
+                    sys::napi_create_buffer(env, total, &mut data, &mut buf) == sys::Status::napi_ok
+                        && sys::napi_create_arraybuffer(env, datagrams * 16, &mut meta_ptr, &mut ab)
+                            == sys::Status::napi_ok
+                        && sys::napi_create_typedarray(env, sys::TypedarrayType::uint32_array, datagrams * 4, ab, 0, &mut meta)
+                            == sys::Status::napi_ok
+                        && sys::napi_create_array(env, &mut addrs) == sys::Status::napi_ok
+                };
+                if !made || (total > 0 && data.is_null()) || (datagrams > 0 && meta_ptr.is_null()) {
+                    return None;
+                }
+                // SAFETY: napi_create_buffer/arraybuffer returned regions of exactly
+                // `total` bytes and `datagrams * 4` u32s (ArrayBuffers are 8-aligned).
+                let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, total) };
+                let fields = unsafe { std::slice::from_raw_parts_mut(meta_ptr as *mut u32, datagrams * 4) };
+                let mut sources: Vec<SocketAddr> = Vec::new();
+                let (mut off, mut k) = (0usize, 0usize);
+                for i in 0..n {
+                    let m = area.meta(i);
+                    let idx = match sources.iter().position(|a| a.ip() == m.source.ip()) {
+                        Some(idx) => idx,
+                        None => {
+                            let s = self.addr_cache.borrow_mut().get(env, m.source, || format_ip(&m.source))?;
+                            // SAFETY: `addrs` is a live array; `s` a live string.
+                            unsafe { sys::napi_set_element(env, addrs, sources.len() as u32, s) };
+                            sources.push(m.source);
+                            sources.len() - 1
+                        }
+                    };
+                    for seg in 0..m.segments() {
+                        let p = Self::segment(&area, i, seg);
+                        out[off..off + p.len()].copy_from_slice(p);
+                        fields[k * 4..k * 4 + 4].copy_from_slice(&[off as u32, p.len() as u32, m.source.port() as u32, idx as u32]);
+                        off += p.len();
+                        k += 1;
+                    }
+                }
+                Some([buf, meta, addrs])
+            })
+        });
+    }
+
     fn update_poll(&self) -> i32 {
         let mut guard = self.poll.borrow_mut();
         let Some(p) = guard.as_mut() else { return 0 };
         let mut events = 0;
-        if self.on_message.borrow().is_some() {
+        if self.on_message.borrow().is_some() && self.reading.get() {
             events |= uv::READABLE;
         }
         if self.on_writable.borrow().is_some() && p.events() & uv::WRITABLE != 0 {
@@ -212,6 +339,7 @@ impl Inner {
             self.addr_cache.borrow_mut().clear(cb.env());
         }
         self.on_writable.borrow_mut().take();
+        self.on_batch.borrow_mut().take();
         let hook = self.cleanup.replace(ptr::null());
         if !hook.is_null() && !env.is_null() {
             if !from_cleanup_hook {
@@ -252,6 +380,9 @@ impl NativeSocket {
                 closed: Cell::new(false),
                 on_message: RefCell::new(None),
                 on_writable: RefCell::new(None),
+                on_batch: RefCell::new(None),
+                reading: Cell::new(true),
+                stats: Cell::new(Counters::default()),
                 addr_cache: RefCell::new(StringCache::new()),
                 cleanup: Cell::new(ptr::null()),
                 env: Cell::new(ptr::null_mut()),
@@ -339,9 +470,108 @@ impl NativeSocket {
             None => self.inner.with_socket(|s| s.send(&chunks)),
         };
         match r {
-            Some(Ok(n)) => n as i32,
+            Some(Ok(n)) => {
+                self.inner.count_sent(1, n);
+                n as i32
+            }
             Some(Err(e)) => uv_code(&e),
             None => EBADF,
+        }
+    }
+
+    /// Sends each chunk as its own datagram with one system call per 64 (`sendmmsg`):
+    /// to `ips[i]:ports[i]`, or to the connected peer when `ips` is empty. Returns how many
+    /// were sent (fewer than asked: the next would block or failed), or a negative errno
+    /// when none was.
+    #[napi]
+    pub fn send_batch(&self, chunks: Vec<&[u8]>, ports: Vec<u32>, ips: Vec<String>) -> i32 {
+        let mut dests = Vec::with_capacity(ips.len());
+        for (ip, port) in ips.iter().zip(ports.iter()) {
+            match parse_ip(ip, *port as u16, self.inner.v6) {
+                Ok(a) => dests.push(a),
+                Err(_) => return EINVAL,
+            }
+        }
+        if !dests.is_empty() && dests.len() != chunks.len() {
+            return EINVAL;
+        }
+        let msgs: Vec<udpx::Transmit<'_>> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| udpx::Transmit { destination: dests.get(i).copied(), contents: c })
+            .collect();
+        match self.inner.with_socket(|s| s.send_batch(&msgs)) {
+            Some(Ok(n)) => {
+                let bytes = msgs[..n].iter().map(|m| m.contents.len()).sum();
+                self.inner.count_sent(n, bytes);
+                n as i32
+            }
+            Some(Err(e)) => uv_code(&e),
+            None => EBADF,
+        }
+    }
+
+    /// Sends `buf` as datagrams of `segmentSize` bytes to one destination (GSO where the
+    /// kernel has it). Returns how many datagrams were sent, or a negative errno.
+    #[napi]
+    pub fn send_segments(&self, buf: &[u8], segment_size: u32, port: u32, ip: Option<String>) -> i32 {
+        let dest = match ip {
+            Some(ip) => match parse_ip(&ip, port as u16, self.inner.v6) {
+                Ok(a) => Some(a),
+                Err(_) => return EINVAL,
+            },
+            None => None,
+        };
+        let seg = segment_size as usize;
+        match self.inner.with_socket(|s| s.send_segments(buf, seg, dest)) {
+            Some(Ok(n)) => {
+                let bytes = buf.len().min(n * seg);
+                self.inner.count_sent(n, bytes);
+                n as i32
+            }
+            Some(Err(e)) => uv_code(&e),
+            None => EBADF,
+        }
+    }
+
+    /// Delivers received datagrams in batches to `onBatch(buffer, meta, addresses)`
+    /// instead of one `onMessage` call each; `null` goes back to per-datagram calls.
+    #[napi]
+    pub fn set_batch_handler(&self, env: Env, on_batch: Option<Function>) -> i32 {
+        let cb = match on_batch {
+            // SAFETY: the function value comes from this call's arguments.
+            Some(f) => match unsafe { JsCallback::new(env.raw(), f.raw(), "UDPXBATCH") } {
+                Some(cb) => Some(Rc::new(cb)),
+                None => return EINVAL,
+            },
+            None => None,
+        };
+        *self.inner.on_batch.borrow_mut() = cb;
+        0
+    }
+
+    /// Pauses (`false`) or resumes reading; while paused the kernel queues, then drops.
+    #[napi]
+    pub fn set_reading(&self, on: bool) -> i32 {
+        self.inner.reading.set(on);
+        self.inner.update_poll()
+    }
+
+    /// `UDP_GRO`: let the kernel coalesce runs of same-sized datagrams (split again here).
+    #[napi]
+    pub fn set_gro(&self, on: bool) -> i32 {
+        self.inner.with_socket(|s| status(s.set_gro(on))).unwrap_or(EBADF)
+    }
+
+    #[napi]
+    pub fn stats(&self) -> SocketStats {
+        let c = self.inner.stats.get();
+        SocketStats {
+            datagrams_received: c.rx_datagrams as f64,
+            bytes_received: c.rx_bytes as f64,
+            datagrams_sent: c.tx_datagrams as f64,
+            bytes_sent: c.tx_bytes as f64,
+            kernel_drops: c.kernel_drops as f64,
         }
     }
 
@@ -362,6 +592,9 @@ impl NativeSocket {
         };
         let raw_env = env.raw();
         let Ok(lp) = env.get_uv_event_loop() else { return EINVAL };
+        // The kernel's drop counter rides along with datagrams once it is non-zero; where
+        // the platform lacks it, stats() reports no kernel drops.
+        let _ = inner.with_socket(|s| s.set_drop_counting(true));
         // SAFETY: both function values come from this call's arguments.
         let (Some(m), Some(w)) = (unsafe { JsCallback::new(raw_env, on_message.raw(), "UDPWRAP") }, unsafe {
             JsCallback::new(raw_env, on_writable.raw(), "UDPSENDWRAP")
@@ -401,7 +634,7 @@ impl NativeSocket {
         if on {
             events |= uv::WRITABLE;
         }
-        if self.inner.on_message.borrow().is_some() {
+        if self.inner.on_message.borrow().is_some() && self.inner.reading.get() {
             events |= uv::READABLE;
         }
         status(p.set_events(events))
