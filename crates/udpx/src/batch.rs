@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use socket2::SockRef;
 
@@ -10,6 +11,59 @@ use crate::sys;
 /// The largest UDP payload plus one byte, so a receive can tell a full datagram from a
 /// truncated one. Every slot of a [`RecvBatch`] has this size unless chosen otherwise.
 pub const MAX_DATAGRAM: usize = 65536;
+
+/// Most segments the kernel takes in one GSO send (`UDP_MAX_SEGMENTS`).
+pub const MAX_GSO_SEGMENTS: usize = 64;
+/// Most bytes in one GSO send, under the 64 KiB IP datagram limit with headers.
+const MAX_GSO_BYTES: usize = 65000;
+
+/// `buf` as `segment_size` datagrams to `destination`: GSO while `gso` holds (cleared for
+/// good when the kernel refuses it), else `sendmmsg`. Returns how many were sent; fails
+/// only when none was.
+pub(crate) fn send_segments(
+    socket: &SockRef<'_>,
+    gso: &AtomicBool,
+    buf: &[u8],
+    segment_size: usize,
+    destination: Option<SocketAddr>,
+) -> io::Result<usize> {
+    if segment_size == 0 || segment_size > u16::MAX as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let total = buf.len().div_ceil(segment_size).max(1);
+    let per_call = MAX_GSO_SEGMENTS.min(MAX_GSO_BYTES / segment_size).max(1);
+    let mut sent = 0;
+    while sent < total {
+        let n = per_call.min(total - sent);
+        let start = sent * segment_size;
+        let chunk = &buf[start..buf.len().min(start + n * segment_size)];
+        let r = if n > 1 && gso.load(Ordering::Relaxed) {
+            match sys::send_gso(socket, chunk, segment_size as u16, destination) {
+                Ok(_) => Ok(n),
+                Err(e) if sys::gso_unsupported(&e) => {
+                    gso.store(false, Ordering::Relaxed);
+                    continue;
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            let msgs: Vec<Transmit<'_>> =
+                chunk.chunks(segment_size).map(|contents| Transmit { destination, contents }).collect();
+            sys::send_batch(socket, &msgs)
+        };
+        match r {
+            Ok(k) => {
+                sent += k;
+                if k < n {
+                    break;
+                }
+            }
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(sent)
+}
 
 /// What the kernel said about one receive slot.
 ///

@@ -31,8 +31,8 @@ mod sys;
 mod tokio;
 
 pub use addr::{format_ip, parse_ip};
-pub use batch::{RecvBatch, RecvMeta, Transmit, MAX_DATAGRAM};
-pub use socket::{BindOptions, Family, UdpSocket, MAX_GSO_SEGMENTS};
+pub use batch::{RecvBatch, RecvMeta, Transmit, MAX_DATAGRAM, MAX_GSO_SEGMENTS};
+pub use socket::{BindOptions, Family, UdpSocket};
 pub use sys::handle_type;
 #[cfg(feature = "tokio")]
 pub use crate::tokio::AsyncUdpSocket;

@@ -3,6 +3,7 @@
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
@@ -58,10 +59,7 @@ pub struct UdpSocket {
     gso: AtomicBool,
 }
 
-/// Most segments the kernel takes in one GSO send (`UDP_MAX_SEGMENTS`).
-pub const MAX_GSO_SEGMENTS: usize = 64;
-/// Most bytes in one GSO send, under the 64 KiB IP datagram limit with headers.
-const MAX_GSO_BYTES: usize = 65000;
+
 
 impl UdpSocket {
     /// Creates an unbound socket of `family` (non-blocking, close-on-exec).
@@ -180,44 +178,7 @@ impl UdpSocket {
         segment_size: usize,
         destination: Option<SocketAddr>,
     ) -> io::Result<usize> {
-        if segment_size == 0 || segment_size > u16::MAX as usize {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        let total = buf.len().div_ceil(segment_size).max(1);
-        let per_call = MAX_GSO_SEGMENTS.min(MAX_GSO_BYTES / segment_size).max(1);
-        let mut sent = 0;
-        while sent < total {
-            let n = per_call.min(total - sent);
-            let start = sent * segment_size;
-            let chunk = &buf[start..buf.len().min(start + n * segment_size)];
-            let r = if n > 1 && self.gso.load(Ordering::Relaxed) {
-                match sys::send_gso(&SockRef::from(&self.inner), chunk, segment_size as u16, destination) {
-                    Ok(_) => Ok(n),
-                    Err(e) if sys::gso_unsupported(&e) => {
-                        self.gso.store(false, Ordering::Relaxed);
-                        continue;
-                    }
-                    Err(e) => Err(e),
-                }
-            } else {
-                let msgs: Vec<Transmit<'_>> = chunk
-                    .chunks(segment_size)
-                    .map(|contents| Transmit { destination, contents })
-                    .collect();
-                self.send_batch(&msgs)
-            };
-            match r {
-                Ok(k) => {
-                    sent += k;
-                    if k < n {
-                        break;
-                    }
-                }
-                Err(e) if sent == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(sent)
+        crate::batch::send_segments(&SockRef::from(&self.inner), &self.gso, buf, segment_size, destination)
     }
 
     /// Whether segmented sends still use GSO (false once the kernel refused it).

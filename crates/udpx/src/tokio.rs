@@ -2,11 +2,12 @@
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 
 use socket2::{SockAddr, SockRef};
 use tokio::io::Interest;
 
-use crate::{RecvBatch, UdpSocket};
+use crate::{RecvBatch, Transmit, UdpSocket};
 
 /// A [`UdpSocket`] registered with the current tokio runtime.
 ///
@@ -30,6 +31,7 @@ use crate::{RecvBatch, UdpSocket};
 #[derive(Debug)]
 pub struct AsyncUdpSocket {
     io: tokio::net::UdpSocket,
+    gso: AtomicBool,
 }
 
 impl AsyncUdpSocket {
@@ -38,8 +40,9 @@ impl AsyncUdpSocket {
     /// # Panics
     /// Outside a tokio runtime with I/O enabled, as `tokio::net::UdpSocket::from_std` does.
     pub fn new(socket: UdpSocket) -> io::Result<Self> {
+        let gso = AtomicBool::new(socket.gso_enabled());
         let std: std::net::UdpSocket = socket.into();
-        Ok(AsyncUdpSocket { io: tokio::net::UdpSocket::from_std(std)? })
+        Ok(AsyncUdpSocket { io: tokio::net::UdpSocket::from_std(std)?, gso })
     }
 
     /// The tokio socket, for its options and addresses.
@@ -54,6 +57,50 @@ impl AsyncUdpSocket {
         self.io
             .async_io(Interest::READABLE, || batch.recv_from(&SockRef::from(&self.io)))
             .await
+    }
+
+    /// Sends `msgs` in order, many per system call, waiting while the send buffer is full.
+    /// Returns how many were sent: all of them, or fewer when one failed (the next call
+    /// from there reports its error).
+    ///
+    /// Not cancel safe: a cancelled call may have sent a prefix of `msgs`.
+    pub async fn send_batch(&self, msgs: &[Transmit<'_>]) -> io::Result<usize> {
+        let mut sent = 0;
+        while sent < msgs.len() {
+            let rest = &msgs[sent..];
+            let r = self.io.async_io(Interest::WRITABLE, || crate::sys::send_batch(&SockRef::from(&self.io), rest)).await;
+            match r {
+                Ok(n) => sent += n,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends `buf` as datagrams of `segment_size` bytes (the last may be shorter) to
+    /// `destination`, with UDP GSO where the kernel has it; waits while the send buffer is
+    /// full. Returns how many datagrams were sent.
+    ///
+    /// Not cancel safe: a cancelled call may have sent a prefix.
+    pub async fn send_segments(&self, buf: &[u8], segment_size: usize, destination: Option<SocketAddr>) -> io::Result<usize> {
+        let total = buf.len().div_ceil(segment_size.max(1)).max(1);
+        let mut sent = 0;
+        while sent < total {
+            let rest = &buf[(sent * segment_size).min(buf.len())..];
+            let r = self
+                .io
+                .async_io(Interest::WRITABLE, || {
+                    crate::batch::send_segments(&SockRef::from(&self.io), &self.gso, rest, segment_size, destination)
+                })
+                .await;
+            match r {
+                Ok(n) => sent += n,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(sent)
     }
 
     /// Sends the concatenation of `bufs` as one datagram to `addr`, waiting while the
