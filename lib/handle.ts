@@ -76,6 +76,9 @@ export class Handle {
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   private connected = false;
+  /** What the native side holds from setDestination (ip, port), or null. */
+  private destIp: string | null = null;
+  private destPort = -1;
   private queue: QueuedSend[] = [];
   private queueBytes = 0;
   private closed = false;
@@ -183,7 +186,7 @@ export class Handle {
     // libuv's checks before any send.
     if (ip !== null && this.connected) return EISCONN;
     if (ip === null && !this.connected) return EDESTADDRREQ;
-    const attempt = () => this.native.send(list, port, ip ?? undefined);
+    const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.native.send(list, port, ip ?? undefined);
     if (this.queue.length === 0) {
       const r = attempt();
       if (r >= 0) return r + 1;
@@ -196,6 +199,21 @@ export class Handle {
       finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? 0 : r),
       bytes,
     });
+  }
+
+  /** One buffer, the common case: the destination crosses into native code only when it changes. */
+  private sendOne(buf: Buffer, port: number, ip: string | null): number {
+    if (ip === null) return this.native.sendOne(buf, false);
+    if (ip !== this.destIp || port !== this.destPort) {
+      const err = this.native.setDestination(ip, port);
+      if (err) {
+        this.destIp = null;
+        return err;
+      }
+      this.destIp = ip;
+      this.destPort = port;
+    }
+    return this.native.sendOne(buf, true);
   }
 
   /**

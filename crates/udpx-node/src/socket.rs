@@ -83,6 +83,8 @@ struct Inner {
     /// False while JS has paused reading (backpressure from a full iterator queue).
     reading: Cell<bool>,
     stats: Cell<Counters>,
+    /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
+    dest: Cell<Option<SocketAddr>>,
     addr_cache: RefCell<StringCache>,
     /// The env-cleanup registration (a leaked `Rc<Inner>`), removed on close.
     cleanup: Cell<*const Inner>,
@@ -383,6 +385,7 @@ impl NativeSocket {
                 on_batch: RefCell::new(None),
                 reading: Cell::new(true),
                 stats: Cell::new(Counters::default()),
+                dest: Cell::new(None),
                 addr_cache: RefCell::new(StringCache::new()),
                 cleanup: Cell::new(ptr::null()),
                 env: Cell::new(ptr::null_mut()),
@@ -468,6 +471,42 @@ impl NativeSocket {
                 self.inner.with_socket(|s| s.send_to(&chunks, to))
             }
             None => self.inner.with_socket(|s| s.send(&chunks)),
+        };
+        match r {
+            Some(Ok(n)) => {
+                self.inner.count_sent(1, n);
+                n as i32
+            }
+            Some(Err(e)) => uv_code(&e),
+            None => EBADF,
+        }
+    }
+
+    /// Sets the destination of `sendOne(buf, true)`: the hot path parses an address once
+    /// per change of peer, not once per datagram.
+    #[napi]
+    pub fn set_destination(&self, ip: String, port: u32) -> i32 {
+        match parse_ip(&ip, port as u16, self.inner.v6) {
+            Ok(a) => {
+                self.inner.dest.set(Some(a));
+                0
+            }
+            Err(_) => {
+                self.inner.dest.set(None);
+                EINVAL
+            }
+        }
+    }
+
+    /// Sends `buf` as one datagram: to the `setDestination` address (`toDestination`) or
+    /// the connected peer. Bytes sent or a negative errno, as `send`.
+    #[napi]
+    pub fn send_one(&self, buf: &[u8], to_destination: bool) -> i32 {
+        let r = if to_destination {
+            let Some(to) = self.inner.dest.get() else { return EINVAL };
+            self.inner.with_socket(|s| s.send_to(&[buf], to))
+        } else {
+            self.inner.with_socket(|s| s.send(&[buf]))
         };
         match r {
             Some(Ok(n)) => {

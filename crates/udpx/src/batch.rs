@@ -110,6 +110,7 @@ pub struct Transmit<'a> {
 /// allocates nothing per datagram.
 #[derive(Debug)]
 pub struct RecvBatch {
+    scratch: sys::RecvScratch,
     storage: Vec<u8>,
     slot: usize,
     metas: Vec<RecvMeta>,
@@ -134,6 +135,7 @@ impl RecvBatch {
             drops: None,
         };
         RecvBatch {
+            scratch: sys::RecvScratch::default(),
             storage: vec![0; capacity * slot],
             slot,
             metas: vec![unset; capacity],
@@ -192,7 +194,7 @@ impl RecvBatch {
 
     pub(crate) fn recv_from(&mut self, socket: &SockRef<'_>) -> io::Result<usize> {
         self.len = 0;
-        let n = sys::recv_batch(socket, &mut self.storage, self.slot, &mut self.metas)?;
+        let n = sys::recv_batch(socket, &mut self.scratch, &mut self.storage, self.slot, &mut self.metas)?;
         self.len = n;
         Ok(n)
     }

@@ -8,8 +8,13 @@ use socket2::{SockAddr, SockRef};
 
 use crate::batch::{RecvMeta, Transmit};
 
+/// Nothing to keep between receives here.
+#[derive(Debug, Default)]
+pub(crate) struct RecvScratch;
+
 pub(crate) fn recv_batch(
     socket: &SockRef<'_>,
+    _: &mut RecvScratch,
     storage: &mut [u8],
     slot: usize,
     metas: &mut [RecvMeta],

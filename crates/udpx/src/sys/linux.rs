@@ -52,10 +52,47 @@ pub(crate) fn set_drop_counting(socket: &SockRef<'_>, on: bool) -> io::Result<()
     set_int_opt(socket, libc::SOL_SOCKET, SO_RXQ_OVFL, on as libc::c_int)
 }
 
+/// The kernel-facing headers of a batched receive, kept between calls so that a receive
+/// re-points them instead of building (and zeroing) ~17 KiB of scratch each time.
+pub(crate) struct RecvScratch {
+    names: Box<[libc::sockaddr_storage; MAX_BATCH]>,
+    iovs: Box<[libc::iovec; MAX_BATCH]>,
+    hdrs: Box<[libc::mmsghdr; MAX_BATCH]>,
+    ctrl: Box<[[u64; CMSG_WORDS]; MAX_BATCH]>,
+}
+
+// SAFETY: the raw pointers inside the headers are rewritten at the start of every receive
+// to point at buffers borrowed for that call only; between calls they are never read, so
+// moving the scratch to another thread cannot make anything dangle or race.
+unsafe impl Send for RecvScratch {}
+// SAFETY: as above; shared references never touch the pointers.
+unsafe impl Sync for RecvScratch {}
+
+impl Default for RecvScratch {
+    fn default() -> Self {
+        // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C data; all-zero is valid.
+        unsafe {
+            RecvScratch {
+                names: Box::new(mem::zeroed()),
+                iovs: Box::new(mem::zeroed()),
+                hdrs: Box::new(mem::zeroed()),
+                ctrl: Box::new([[0u64; CMSG_WORDS]; MAX_BATCH]),
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for RecvScratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecvScratch")
+    }
+}
+
 /// Receives up to `metas.len()` datagrams (at most [`MAX_BATCH`]) into consecutive
 /// `slot`-sized regions of `storage`.
 pub(crate) fn recv_batch(
     socket: &SockRef<'_>,
+    scratch: &mut RecvScratch,
     storage: &mut [u8],
     slot: usize,
     metas: &mut [RecvMeta],
@@ -64,12 +101,7 @@ pub(crate) fn recv_batch(
     if n == 0 {
         return Ok(0);
     }
-    // SAFETY: sockaddr_storage, iovec, mmsghdr and the u64 control words are plain C data;
-    // all-zero is a valid value of each.
-    let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { mem::zeroed() };
-    let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { mem::zeroed() };
-    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { mem::zeroed() };
-    let mut ctrl = [[0u64; CMSG_WORDS]; MAX_BATCH];
+    let RecvScratch { names, iovs, hdrs, ctrl } = scratch;
     for (i, chunk) in storage.chunks_exact_mut(slot).take(n).enumerate() {
         iovs[i] = libc::iovec { iov_base: chunk.as_mut_ptr().cast(), iov_len: slot };
         let h = &mut hdrs[i].msg_hdr;
@@ -79,6 +111,7 @@ pub(crate) fn recv_batch(
         h.msg_iovlen = 1;
         h.msg_control = ctrl[i].as_mut_ptr().cast();
         h.msg_controllen = mem::size_of::<[u64; CMSG_WORDS]>();
+        h.msg_flags = 0;
     }
     let got = loop {
         // SAFETY: the first `n` headers point at live iovecs over disjoint `slot`-byte
