@@ -394,13 +394,13 @@ impl NativeSocket {
     }
 
     /// What kind of handle `fd` is, as Node's `guessHandleType` names it.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn handle_type(fd: i32) -> String {
         udpx::handle_type(fd).to_string()
     }
 
     /// Adopts `fd` (`bind({ fd })`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn open(&self, fd: i32) -> i32 {
         if self.inner.socket.borrow().is_some() {
             return -libc::EEXIST;
@@ -415,7 +415,7 @@ impl NativeSocket {
     }
 
     /// Binds to `ip:port`, creating the descriptor first if needed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn bind(&self, ip: String, port: u32, flags: u32) -> i32 {
         let Ok(addr) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
         if let Err(e) = self.inner.ensure_socket(addr.is_ipv6()) {
@@ -429,19 +429,19 @@ impl NativeSocket {
         self.inner.with_socket(|s| status(s.bind(addr, opts))).unwrap_or(EBADF)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connect(&self, ip: String, port: u32) -> i32 {
         let Ok(addr) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
         self.inner.with_socket(|s| status(s.connect(addr))).unwrap_or(EBADF)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn disconnect(&self) -> i32 {
         self.inner.with_socket(|s| status(s.disconnect())).unwrap_or(EBADF)
     }
 
     /// The bound address, or a negative errno.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn sockname(&self) -> Either<AddressInfo, i32> {
         match self.inner.with_socket(|s| s.local_addr()) {
             Some(Ok(a)) => Either::A(address_info(a)),
@@ -451,7 +451,7 @@ impl NativeSocket {
     }
 
     /// The connected peer, or a negative errno.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn peername(&self) -> Either<AddressInfo, i32> {
         match self.inner.with_socket(|s| s.peer_addr()) {
             Some(Ok(a)) => Either::A(address_info(a)),
@@ -463,7 +463,7 @@ impl NativeSocket {
     /// Sends `chunks` as one datagram, to `ip:port` or (with `ip` absent) the connected
     /// peer. Returns the bytes sent or a negative errno (`-EAGAIN`: queue and retry when
     /// writable).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send(&self, chunks: Vec<&[u8]>, port: u32, ip: Option<String>) -> i32 {
         let r = match ip {
             Some(ip) => {
@@ -484,7 +484,7 @@ impl NativeSocket {
 
     /// Sets the destination of `sendOne(buf, true)`: the hot path parses an address once
     /// per change of peer, not once per datagram.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_destination(&self, ip: String, port: u32) -> i32 {
         match parse_ip(&ip, port as u16, self.inner.v6) {
             Ok(a) => {
@@ -500,7 +500,7 @@ impl NativeSocket {
 
     /// Sends `buf` as one datagram: to the `setDestination` address (`toDestination`) or
     /// the connected peer. Bytes sent or a negative errno, as `send`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_one(&self, buf: &[u8], to_destination: bool) -> i32 {
         let r = if to_destination {
             let Some(to) = self.inner.dest.get() else { return EINVAL };
@@ -522,7 +522,7 @@ impl NativeSocket {
     /// to `ips[i]:ports[i]`, or to the connected peer when `ips` is empty. Returns how many
     /// were sent (fewer than asked: the next would block or failed), or a negative errno
     /// when none was.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_batch(&self, chunks: Vec<&[u8]>, ports: Vec<u32>, ips: Vec<String>) -> i32 {
         let mut dests = Vec::with_capacity(ips.len());
         for (ip, port) in ips.iter().zip(ports.iter()) {
@@ -552,7 +552,7 @@ impl NativeSocket {
 
     /// Sends `buf` as datagrams of `segmentSize` bytes to one destination (GSO where the
     /// kernel has it). Returns how many datagrams were sent, or a negative errno.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_segments(&self, buf: &[u8], segment_size: u32, port: u32, ip: Option<String>) -> i32 {
         let dest = match ip {
             Some(ip) => match parse_ip(&ip, port as u16, self.inner.v6) {
@@ -575,7 +575,7 @@ impl NativeSocket {
 
     /// Delivers received datagrams in batches to `onBatch(buffer, meta, addresses)`
     /// instead of one `onMessage` call each; `null` goes back to per-datagram calls.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_batch_handler(&self, env: Env, on_batch: Option<Function>) -> i32 {
         let cb = match on_batch {
             // SAFETY: the function value comes from this call's arguments.
@@ -590,19 +590,19 @@ impl NativeSocket {
     }
 
     /// Pauses (`false`) or resumes reading; while paused the kernel queues, then drops.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_reading(&self, on: bool) -> i32 {
         self.inner.reading.set(on);
         self.inner.update_poll()
     }
 
     /// `UDP_GRO`: let the kernel coalesce runs of same-sized datagrams (split again here).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_gro(&self, on: bool) -> i32 {
         self.inner.with_socket(|s| status(s.set_gro(on))).unwrap_or(EBADF)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> SocketStats {
         let c = self.inner.stats.get();
         SocketStats {
@@ -616,7 +616,7 @@ impl NativeSocket {
 
     /// Starts reading: `onMessage(buffer, address, port)` per datagram, or
     /// `onMessage(-errno)` on a receive error; `onWritable()` after `wantWritable(true)`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn recv_start(&self, env: Env, on_message: Function, on_writable: Function) -> i32 {
         let inner = &self.inner;
         if inner.closed.get() {
@@ -625,7 +625,7 @@ impl NativeSocket {
         if inner.poll.borrow().is_some() {
             return 0;
         }
-        let fd = match inner.with_socket(|s| std::os::fd::AsRawFd::as_raw_fd(s)) {
+        let fd = match inner.with_socket(std::os::fd::AsRawFd::as_raw_fd) {
             Some(fd) => fd,
             None => return EBADF,
         };
@@ -665,7 +665,7 @@ impl NativeSocket {
     }
 
     /// Asks for one `onWritable` call when the kernel can take more (or stops asking).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn want_writable(&self, on: bool) -> i32 {
         let mut guard = self.inner.poll.borrow_mut();
         let Some(p) = guard.as_mut() else { return EBADF };
@@ -680,7 +680,7 @@ impl NativeSocket {
     }
 
     /// Whether an active socket keeps the event loop alive (`ref()`/`unref()`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_ref(&self, on: bool) {
         self.inner.refed.set(on);
         if let Some(p) = &*self.inner.poll.borrow() {
@@ -688,23 +688,23 @@ impl NativeSocket {
         }
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn has_ref(&self) -> bool {
         self.inner.refed.get()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close(false);
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_broadcast(&self, on: bool) -> i32 {
         self.inner.with_socket(|s| status(s.set_broadcast(on))).unwrap_or(EBADF)
     }
 
     /// Unicast TTL; 1..=255 as libuv accepts.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_ttl(&self, ttl: i32) -> i32 {
         if !(1..=255).contains(&ttl) {
             return EINVAL;
@@ -713,7 +713,7 @@ impl NativeSocket {
     }
 
     /// Multicast TTL; 0..=255 as libuv accepts.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_multicast_ttl(&self, ttl: i32) -> i32 {
         if !(0..=255).contains(&ttl) {
             return EINVAL;
@@ -721,13 +721,13 @@ impl NativeSocket {
         self.inner.with_socket(|s| status(s.set_multicast_ttl(ttl as u32))).unwrap_or(EBADF)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_multicast_loopback(&self, on: bool) -> i32 {
         self.inner.with_socket(|s| status(s.set_multicast_loop(on))).unwrap_or(EBADF)
     }
 
     /// An IPv4 address or an IPv6 address with a `%zone` naming the interface.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_multicast_interface(&self, iface: String) -> i32 {
         let Some(addr) = parse_ip(&iface, 0, false).or_else(|_| parse_ip(&iface, 0, true)).ok() else {
             return EINVAL;
@@ -736,7 +736,7 @@ impl NativeSocket {
     }
 
     /// Joins or leaves `group`, binding the socket first if nobody has, as libuv does.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_membership(&self, group: String, iface: Option<String>, join: bool) -> i32 {
         let Some(g) = parse_ip(&group, 0, false).or_else(|_| parse_ip(&group, 0, true)).ok() else {
             return EINVAL;
@@ -753,7 +753,7 @@ impl NativeSocket {
     }
 
     /// Joins or leaves the source-specific group (`source`, `group`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_source_membership(&self, source: String, group: String, iface: Option<String>, join: bool) -> i32 {
         let v6 = parse_ip(&group, 0, true).is_ok();
         let (Ok(g), Ok(src)) = (parse_ip(&group, 0, v6), parse_ip(&source, 0, v6)) else {
@@ -771,7 +771,7 @@ impl NativeSocket {
     }
 
     /// `SO_RCVBUF` (`recv`) or `SO_SNDBUF`: `size` 0 reads it. The value, or a negative errno.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn buffer_size(&self, size: u32, recv: bool) -> i64 {
         let r = self.inner.with_socket(|s| {
             if recv {
