@@ -43,7 +43,7 @@ if (!g[INSTALLED]) {
     return load.call(this, request, parent, isMain);
   };
 
-  // process.getBuiltinModule('dgram') (Node >= 22.3) bypasses both loaders: redirect it too.
+  // process.getBuiltinModule('dgram') (Node >= 20.16 / 22.3) bypasses both loaders: redirect it too.
   const proc = process as unknown as { getBuiltinModule?: (id: string) => unknown };
   const getBuiltin = proc.getBuiltinModule;
   if (typeof getBuiltin === 'function') {
