@@ -30,6 +30,12 @@ export class DatagramBatch {
     this.length = index ? index.length : meta.length / 4;
   }
 
+  /** The first `n` datagrams as a batch of their own (views, no copy). */
+  slice(n: number): DatagramBatch {
+    const all = this.index ?? Array.from({ length: this.length }, (_, i) => i);
+    return new DatagramBatch(this.buffer, this.meta, this.addresses, all.slice(0, Math.max(0, n)));
+  }
+
   private at(i: number): number {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`datagram index ${i} out of range (${this.length})`);
     return (this.index ? this.index[i] : i) * 4;
@@ -77,9 +83,17 @@ interface IteratorHost {
 }
 
 /**
- * An async iterator over received datagrams with a bounded buffer: above the high-water
- * mark reading pauses; if a batch still overflows twice that, its datagrams are dropped
- * and counted (`stats().queueDrops`).
+ * Most datagrams one wake-up can deliver: 2 receive calls × 32 slots × 64 GRO segments.
+ * Reading pauses at the high-water mark, so a buffer of hwm + this never overflows from a
+ * single late wake-up.
+ */
+const MAX_WAKEUP = 4096;
+
+/**
+ * An async iterator over received datagrams with a bounded buffer: at the high-water mark
+ * reading pauses (the kernel then queues, and drops what its buffer cannot hold); what
+ * would still exceed highWaterMark + one wake-up is dropped and counted
+ * (`stats().queueDrops`).
  */
 export function messageIterator(host: IteratorHost, options: IteratorOptions = {}):
   AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }> {
@@ -90,7 +104,7 @@ export function messageIterator(host: IteratorHost, options: IteratorOptions = {
   let paused = false;
   let done = false;
   let failure: unknown = null;
-  let waiting: { resolve: (r: IteratorResult<any>) => void; reject: (e: unknown) => void } | null = null;
+  const waiting: Array<{ resolve: (r: IteratorResult<any>) => void; reject: (e: unknown) => void }> = [];
 
   const next = (): { data: Buffer; rinfo: RemoteInfo } => {
     const b = batches[0];
@@ -106,24 +120,31 @@ export function messageIterator(host: IteratorHost, options: IteratorOptions = {
     }
     return item;
   };
+  // Pending next() calls are answered in order.
   const settle = () => {
-    if (!waiting) return;
-    const w = waiting;
-    if (buffered > 0) {
-      waiting = null;
-      w.resolve({ value: next(), done: false });
-    } else if (failure) {
-      waiting = null;
-      w.reject(failure);
-    } else if (done) {
-      waiting = null;
-      w.resolve({ value: undefined, done: true });
+    while (waiting.length > 0) {
+      if (buffered > 0) {
+        waiting.shift()!.resolve({ value: next(), done: false });
+      } else if (failure) {
+        const e = failure;
+        failure = null;
+        waiting.shift()!.reject(e);
+      } else if (done) {
+        waiting.shift()!.resolve({ value: undefined, done: true });
+      } else {
+        return;
+      }
     }
   };
   const onBatch = (batch: DatagramBatch) => {
-    if (buffered + batch.length > 2 * hwm) {
+    const room = hwm + MAX_WAKEUP - buffered;
+    if (room <= 0) {
       host.countQueueDrops(batch.length);
       return;
+    }
+    if (batch.length > room) {
+      host.countQueueDrops(batch.length - room);
+      batch = batch.slice(room);
     }
     batches.push(batch);
     buffered += batch.length;
@@ -152,15 +173,17 @@ export function messageIterator(host: IteratorHost, options: IteratorOptions = {
 
   return {
     next() {
-      if (buffered > 0) return Promise.resolve({ value: next(), done: false });
-      if (failure) {
-        const e = failure;
-        failure = null;
-        return Promise.reject(e);
+      if (waiting.length === 0) {
+        if (buffered > 0) return Promise.resolve({ value: next(), done: false });
+        if (failure) {
+          const e = failure;
+          failure = null;
+          return Promise.reject(e);
+        }
+        if (done) return Promise.resolve({ value: undefined, done: true });
       }
-      if (done) return Promise.resolve({ value: undefined, done: true });
       return new Promise((resolve, reject) => {
-        waiting = { resolve, reject };
+        waiting.push({ resolve, reject });
       });
     },
     return() {

@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer';
 import { NativeSocket } from './native';
 
 const EAGAIN = -11;
+const EINVAL = -22;
 const EDESTADDRREQ = -89;
 const EISCONN = -106;
 const ECANCELED = -125;
@@ -97,12 +98,19 @@ export class Handle {
     return this.native.open(fd);
   }
 
-  bind(ip: string, port: number, flags: number): number {
-    return this.native.bind(ip, port, flags);
+  /** Adopts a duplicate of a descriptor someone else keeps owning. */
+  openDup(fd: number): number {
+    return this.native.openDup(fd);
   }
 
-  connect(ip: string, port: number): number {
-    const err = this.native.connect(ip, port);
+  // The C++ handle converts addresses with ToString (a Symbol throws a TypeError).
+  bind(ip: unknown, port: number, flags: number): number {
+    return this.native.bind(`${ip}`, port, flags);
+  }
+
+  connect(ip: unknown, port: number): number {
+    if (this.connected) return EISCONN;
+    const err = this.native.connect(`${ip}`, port);
     if (err === 0) this.connected = true;
     return err;
   }
@@ -143,19 +151,21 @@ export class Handle {
   }
 
   addMembership(group: unknown, iface: unknown): number {
-    return this.native.setMembership(String(group), optString(iface), true);
+    const g = `${group}`;
+    return withInterface(iface, (i) => this.native.setMembership(g, i, true));
   }
 
   dropMembership(group: unknown, iface: unknown): number {
-    return this.native.setMembership(String(group), optString(iface), false);
+    const g = `${group}`;
+    return withInterface(iface, (i) => this.native.setMembership(g, i, false));
   }
 
   addSourceSpecificMembership(source: string, group: string, iface: unknown): number {
-    return this.native.setSourceMembership(source, group, optString(iface), true);
+    return withInterface(iface, (i) => this.native.setSourceMembership(source, group, i, true));
   }
 
   dropSourceSpecificMembership(source: string, group: string, iface: unknown): number {
-    return this.native.setSourceMembership(source, group, optString(iface), false);
+    return withInterface(iface, (i) => this.native.setSourceMembership(source, group, i, false));
   }
 
   /** SO_RCVBUF (`recv`) or SO_SNDBUF; `size` 0 reads. The value or a negative errno. */
@@ -183,6 +193,8 @@ export class Handle {
   send(list: Buffer[], port: number, ip: string | null, done: ((err: number, sent: number) => void) | undefined): number {
     for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
     port = port | 0;
+    // A lookup that yields a non-string: node:dgram's C++ aborts on it; udpx reports it.
+    if (ip !== null && typeof ip !== 'string') return EINVAL;
     // libuv's checks before any send.
     if (ip !== null && this.connected) return EISCONN;
     if (ip === null && !this.connected) return EDESTADDRREQ;
@@ -313,9 +325,28 @@ export class Handle {
   }
 }
 
+/**
+ * Runs a membership call as the C++ handle does: an interface that cannot become a string
+ * (a Symbol) is passed as "" — the call still happens, with its implicit bind — and the
+ * conversion's TypeError is thrown afterwards.
+ */
+function withInterface(iface: unknown, call: (iface: string | undefined) => number): number {
+  let converted: string | undefined;
+  let failure: unknown = null;
+  try {
+    converted = optString(iface);
+  } catch (e) {
+    converted = '';
+    failure = e;
+  }
+  const r = call(converted);
+  if (failure !== null) throw failure;
+  return r;
+}
+
 /** The C++ handle takes "no interface" as undefined or null, anything else as a string. */
 function optString(v: unknown): string | undefined {
-  return v === undefined || v === null ? undefined : String(v);
+  return v === undefined || v === null ? undefined : `${v}`;
 }
 
 /** The binding reads bytes from Uint8Arrays; other views are re-viewed, not copied. */

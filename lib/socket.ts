@@ -67,14 +67,48 @@ interface State {
   sendBlockList: BlockList | undefined;
   gro: boolean;
   lastStats?: Omit<SocketStats, 'queueDrops'>;
+  clusterHandle?: { close(): void };
   batchHandler: ((batch: DatagramBatch) => void) | null;
   queueDrops: number;
 }
 
-let cluster: { isWorker: boolean } | undefined;
+interface ClusterWorkerApi {
+  isWorker: boolean;
+  _getServer(owner: unknown, options: object, cb: (err: number, handle: any) => void): void;
+}
+let cluster: ClusterWorkerApi | undefined;
 function isClusterWorker(): boolean {
-  cluster ??= require('node:cluster') as { isWorker: boolean };
+  cluster ??= require('node:cluster') as ClusterWorkerApi;
   return cluster.isWorker;
+}
+
+/**
+ * Asks the cluster primary for the shared socket, as node:dgram does, and adopts a
+ * duplicate of its descriptor: every worker then reads the one socket the primary holds.
+ */
+function bindServerHandle(self: Socket, options: object, errCb: (err: number) => void): void {
+  const state = self[kState];
+  cluster!._getServer(self, options, (err, handle) => {
+    if (err) {
+      if (state.handle) errCb(err);
+      return;
+    }
+    if (!state.handle) {
+      handle.close();
+      return;
+    }
+    const fd = handle.fd;
+    const r = typeof fd === 'number' && fd >= 0 ? state.handle.openDup(fd) : -9;
+    if (r) {
+      handle.close();
+      errCb(r);
+      return;
+    }
+    // Closing the primary's handle tells the primary this worker is done with the port,
+    // so it stays open (idle; udpx reads its own duplicate) until this socket closes.
+    state.clusterHandle = handle;
+    startListening(self);
+  });
 }
 
 function newHandle(type: unknown, lookup: unknown): Handle {
@@ -219,9 +253,21 @@ export class Socket extends EventEmitter implements HandleOwner {
       this.on('listening', onListening);
     }
 
+    // node:dgram first asks whether it was handed a UDP handle (cluster internals); udpx
+    // takes none, but reads the property in the same order.
+    if (port !== null && typeof port === 'object') void port.recvStart;
+
     // Adopt an existing descriptor instead of creating one.
     if (port !== null && typeof port === 'object' && isInt32(port.fd) && port.fd > 0) {
       const fd = port.fd;
+      const exclusive = !!port.exclusive;
+      if (isClusterWorker() && !exclusive) {
+        bindServerHandle(this, { address: null, port: null, addressType: this.type, fd, flags: null }, (err) => {
+          state.bindState = BIND_STATE_UNBOUND;
+          this.emit('error', errnoException(err, 'open'));
+        });
+        return this;
+      }
       const type = NativeSocket.handleType(fd);
       if (type !== 'UDP') throw ERR_INVALID_FD_TYPE(type);
       const err = state.handle!.open(fd);
@@ -253,11 +299,17 @@ export class Socket extends EventEmitter implements HandleOwner {
       let flags = 0;
       if (state.reuseAddr) flags |= FLAG_REUSE_ADDR;
       if (state.ipv6Only) flags |= FLAG_IPV6_ONLY;
-      // node:dgram shares one socket among cluster workers through the primary; udpx
-      // gives each worker its own socket on the port with SO_REUSEPORT.
-      if (state.reusePort || (!exclusive && isClusterWorker())) flags |= FLAG_REUSE_PORT;
-      // libuv takes the port as an unsigned 16-bit value.
-      const err2 = state.handle.bind(ip, ((port || 0) >>> 0) & 0xffff, flags);
+      if (state.reusePort) flags |= FLAG_REUSE_PORT;
+      if (!exclusive && !state.reusePort && isClusterWorker()) {
+        // As node:dgram: the primary owns the socket; every worker reads it.
+        bindServerHandle(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (err) => {
+          state.bindState = BIND_STATE_UNBOUND;
+          this.emit('error', exceptionWithHostPort(err, 'bind', ip, port));
+        });
+        return;
+      }
+      // The C++ handle reads the port with ToNumber/ToUint32; libuv keeps 16 bits.
+      const err2 = state.handle.bind(ip, (+(port || 0) >>> 0) & 0xffff, flags);
       if (err2) {
         const ex = exceptionWithHostPort(err2, 'bind', ip, port);
         state.bindState = BIND_STATE_UNBOUND;
@@ -389,6 +441,8 @@ export class Socket extends EventEmitter implements HandleOwner {
     stopReceiving(this);
     state.lastStats = state.handle!.native.stats();
     state.handle!.close();
+    state.clusterHandle?.close();
+    state.clusterHandle = undefined;
     state.handle = null;
     process.nextTick(socketCloseNT, this);
     return this;
@@ -590,7 +644,8 @@ Socket.prototype.sendBatch = function(this: Socket, messages: any, port?: any, a
   healthCheck(this);
   if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
   if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(this, () => this.sendBatch(many ? messages : list, port, address, callback));
+    const args = arguments;
+    enqueue(this, () => (this.sendBatch as Function).apply(this, args));
     return;
   }
   if (list.length === 0) {
@@ -625,6 +680,9 @@ Socket.prototype.sendBatch = function(this: Socket, messages: any, port?: any, a
   }
 };
 
+/** The largest IPv4 UDP payload; bigger datagrams go the plain way and fail EMSGSIZE. */
+const MAX_UDP_PAYLOAD = 65507;
+
 function batchLookupFailed(self: Socket, ex: unknown, callback: Callback | undefined): void {
   if (callback) process.nextTick(callback, ex, 0);
   else process.nextTick(() => self.emit('error', ex));
@@ -643,7 +701,7 @@ function sendBatchNow(self: Socket, list: Buffer[], ports: number[], ips: string
   let segment = 0;
   if (ips.length <= 1 && list.length > 1) {
     const size = list[0].length;
-    let equal = size > 0;
+    let equal = size > 0 && size <= MAX_UDP_PAYLOAD;
     for (let i = 1; equal && i < list.length; i++) {
       equal = i < list.length - 1 ? list[i].length === size : list[i].length <= size && list[i].length > 0;
     }

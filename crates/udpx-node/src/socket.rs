@@ -32,6 +32,27 @@ thread_local! {
     static RECV_AREA: RefCell<RecvBatch> = RefCell::new(RecvBatch::new(RECV_BATCH));
 }
 
+thread_local! {
+    /// Descriptors owned by sockets of this JS thread: libuv refuses to adopt one its loop
+    /// already watches (EEXIST), which stops two sockets from closing one descriptor.
+    static OWNED_FDS: RefCell<std::collections::HashSet<i32>> = RefCell::new(Default::default());
+}
+
+fn own_fd(s: &UdpSocket) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(s);
+    OWNED_FDS.with(|f| f.borrow_mut().insert(fd));
+}
+
+fn release_fd(s: &UdpSocket) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(s);
+    OWNED_FDS.with(|f| f.borrow_mut().remove(&fd));
+}
+
+/// An address as libuv reads it: a C string, so it ends at the first NUL.
+fn c_str(s: &str) -> &str {
+    s.split('\0').next().unwrap_or("")
+}
+
 /// `{ address, family, port }`, as `socket.address()` returns it.
 #[napi(object)]
 pub struct AddressInfo {
@@ -141,7 +162,9 @@ impl Inner {
     fn ensure_socket(&self, v6: bool) -> std::io::Result<()> {
         if self.socket.borrow().is_none() {
             let family = if v6 { Family::V6 } else { Family::V4 };
-            *self.socket.borrow_mut() = Some(UdpSocket::new(family)?);
+            let s = UdpSocket::new(family)?;
+            own_fd(&s);
+            *self.socket.borrow_mut() = Some(s);
         }
         Ok(())
     }
@@ -335,7 +358,9 @@ impl Inner {
         if let Some(p) = self.poll.borrow_mut().take() {
             p.close();
         }
-        self.socket.borrow_mut().take();
+        if let Some(s) = self.socket.borrow_mut().take() {
+            release_fd(&s);
+        }
         let env = self.env.get();
         if let Some(cb) = self.on_message.borrow_mut().take() {
             self.addr_cache.borrow_mut().clear(cb.env());
@@ -402,22 +427,29 @@ impl NativeSocket {
     /// Adopts `fd` (`bind({ fd })`).
     #[napi(catch_unwind)]
     pub fn open(&self, fd: i32) -> i32 {
+        if self.inner.socket.borrow().is_some() || OWNED_FDS.with(|f| f.borrow().contains(&fd)) {
+            return -libc::EEXIST;
+        }
+        self.adopt(UdpSocket::from_fd(fd))
+    }
+
+    /// Adopts a duplicate of `fd`, leaving `fd` to its owner (a handle from the cluster
+    /// primary, shared by every worker as node:dgram shares it).
+    #[napi(catch_unwind)]
+    pub fn open_dup(&self, fd: i32) -> i32 {
         if self.inner.socket.borrow().is_some() {
             return -libc::EEXIST;
         }
-        match UdpSocket::from_fd(fd) {
-            Ok(s) => {
-                *self.inner.socket.borrow_mut() = Some(s);
-                0
-            }
-            Err(e) => uv_code(&e),
-        }
+        self.adopt(UdpSocket::from_fd_dup(fd))
     }
 
     /// Binds to `ip:port`, creating the descriptor first if needed.
     #[napi(catch_unwind)]
     pub fn bind(&self, ip: String, port: u32, flags: u32) -> i32 {
-        let Ok(addr) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
+        let Ok(addr) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
+        if flags & FLAG_IPV6_ONLY != 0 && !addr.is_ipv6() {
+            return EINVAL;
+        }
         if let Err(e) = self.inner.ensure_socket(addr.is_ipv6()) {
             return uv_code(&e);
         }
@@ -426,12 +458,17 @@ impl NativeSocket {
             reuse_port: flags & FLAG_REUSE_PORT != 0,
             ipv6_only: flags & FLAG_IPV6_ONLY != 0,
         };
-        self.inner.with_socket(|s| status(s.bind(addr, opts))).unwrap_or(EBADF)
+        // Binding a socket of the other family: libuv reports EINVAL, not EAFNOSUPPORT.
+        match self.inner.with_socket(|s| status(s.bind(addr, opts))) {
+            Some(e) if e == -libc::EAFNOSUPPORT => EINVAL,
+            Some(e) => e,
+            None => EBADF,
+        }
     }
 
     #[napi(catch_unwind)]
     pub fn connect(&self, ip: String, port: u32) -> i32 {
-        let Ok(addr) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
+        let Ok(addr) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
         self.inner.with_socket(|s| status(s.connect(addr))).unwrap_or(EBADF)
     }
 
@@ -467,7 +504,7 @@ impl NativeSocket {
     pub fn send(&self, chunks: Vec<&[u8]>, port: u32, ip: Option<String>) -> i32 {
         let r = match ip {
             Some(ip) => {
-                let Ok(to) = parse_ip(&ip, port as u16, self.inner.v6) else { return EINVAL };
+                let Ok(to) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
                 self.inner.with_socket(|s| s.send_to(&chunks, to))
             }
             None => self.inner.with_socket(|s| s.send(&chunks)),
@@ -486,7 +523,7 @@ impl NativeSocket {
     /// per change of peer, not once per datagram.
     #[napi(catch_unwind)]
     pub fn set_destination(&self, ip: String, port: u32) -> i32 {
-        match parse_ip(&ip, port as u16, self.inner.v6) {
+        match parse_ip(c_str(&ip), port as u16, self.inner.v6) {
             Ok(a) => {
                 self.inner.dest.set(Some(a));
                 0
@@ -524,16 +561,20 @@ impl NativeSocket {
     /// when none was.
     #[napi(catch_unwind)]
     pub fn send_batch(&self, chunks: Vec<&[u8]>, ports: Vec<u32>, ips: Vec<String>) -> i32 {
-        let mut dests = Vec::with_capacity(ips.len());
-        for (ip, port) in ips.iter().zip(ports.iter()) {
-            match parse_ip(ip, *port as u16, self.inner.v6) {
-                Ok(a) => dests.push(a),
-                Err(_) => return EINVAL,
-            }
-        }
-        if !dests.is_empty() && dests.len() != chunks.len() {
+        if !ips.is_empty() && (ips.len() != chunks.len() || ports.len() != chunks.len()) {
             return EINVAL;
         }
+        // Datagrams before the first unparsable destination go out; that one then fails
+        // on its own, as send() would fail for it.
+        let mut dests = Vec::with_capacity(ips.len());
+        for (ip, port) in ips.iter().zip(ports.iter()) {
+            match parse_ip(c_str(ip), *port as u16, self.inner.v6) {
+                Ok(a) => dests.push(a),
+                Err(_) if dests.is_empty() => return EINVAL,
+                Err(_) => break,
+            }
+        }
+        let chunks = if ips.is_empty() { &chunks[..] } else { &chunks[..dests.len()] };
         let msgs: Vec<udpx::Transmit<'_>> = chunks
             .iter()
             .enumerate()
@@ -729,7 +770,8 @@ impl NativeSocket {
     /// An IPv4 address or an IPv6 address with a `%zone` naming the interface.
     #[napi(catch_unwind)]
     pub fn set_multicast_interface(&self, iface: String) -> i32 {
-        let Some(addr) = parse_ip(&iface, 0, false).or_else(|_| parse_ip(&iface, 0, true)).ok() else {
+        let iface = c_str(&iface);
+        let Some(addr) = parse_ip(iface, 0, false).or_else(|_| parse_ip(iface, 0, true)).ok() else {
             return EINVAL;
         };
         self.inner.with_socket(|s| status(s.set_multicast_if(addr))).unwrap_or(EBADF)
@@ -738,41 +780,48 @@ impl NativeSocket {
     /// Joins or leaves `group`, binding the socket first if nobody has, as libuv does.
     #[napi(catch_unwind)]
     pub fn set_membership(&self, group: String, iface: Option<String>, join: bool) -> i32 {
-        let Some(g) = parse_ip(&group, 0, false).or_else(|_| parse_ip(&group, 0, true)).ok() else {
+        let group = c_str(&group);
+        let Some(g) = parse_ip(group, 0, false).or_else(|_| parse_ip(group, 0, true)).ok() else {
             return EINVAL;
         };
-        let i = match iface.map(|i| parse_ip(&i, 0, g.is_ipv6())) {
+        // libuv binds before it reads the interface, so a bad interface still binds.
+        if let Err(e) = self.deferred_bind(g.is_ipv6()) {
+            return e;
+        }
+        let i = match iface.as_deref().map(|i| parse_ip(c_str(i), 0, g.is_ipv6())) {
             Some(Ok(a)) => Some(a),
             Some(Err(_)) => return EINVAL,
             None => None,
         };
-        if let Err(e) = self.deferred_bind(g.is_ipv6()) {
-            return e;
-        }
         self.inner.with_socket(|s| status(s.set_membership(g, i, join))).unwrap_or(EBADF)
     }
 
     /// Joins or leaves the source-specific group (`source`, `group`).
     #[napi(catch_unwind)]
     pub fn set_source_membership(&self, source: String, group: String, iface: Option<String>, join: bool) -> i32 {
-        let v6 = parse_ip(&group, 0, true).is_ok();
-        let (Ok(g), Ok(src)) = (parse_ip(&group, 0, v6), parse_ip(&source, 0, v6)) else {
+        let (group, source) = (c_str(&group), c_str(&source));
+        let v6 = parse_ip(group, 0, true).is_ok();
+        let (Ok(g), Ok(src)) = (parse_ip(group, 0, v6), parse_ip(source, 0, v6)) else {
             return EINVAL;
-        };
-        let i = match iface.map(|i| parse_ip(&i, 0, v6)) {
-            Some(Ok(a)) => Some(a),
-            Some(Err(_)) => return EINVAL,
-            None => None,
         };
         if let Err(e) = self.deferred_bind(v6) {
             return e;
         }
+        let i = match iface.as_deref().map(|i| parse_ip(c_str(i), 0, v6)) {
+            Some(Ok(a)) => Some(a),
+            Some(Err(_)) => return EINVAL,
+            None => None,
+        };
         self.inner.with_socket(|s| status(s.set_source_membership(src, g, i, join))).unwrap_or(EBADF)
     }
 
     /// `SO_RCVBUF` (`recv`) or `SO_SNDBUF`: `size` 0 reads it. The value, or a negative errno.
     #[napi(catch_unwind)]
     pub fn buffer_size(&self, size: u32, recv: bool) -> i64 {
+        // libuv takes the size as a C int.
+        if size > i32::MAX as u32 {
+            return EINVAL as i64;
+        }
         let r = self.inner.with_socket(|s| {
             if recv {
                 s.recv_buffer_size(size as usize)
@@ -789,6 +838,17 @@ impl NativeSocket {
 }
 
 impl NativeSocket {
+    fn adopt(&self, s: std::io::Result<UdpSocket>) -> i32 {
+        match s {
+            Ok(s) => {
+                own_fd(&s);
+                *self.inner.socket.borrow_mut() = Some(s);
+                0
+            }
+            Err(e) => uv_code(&e),
+        }
+    }
+
     /// libuv binds an unbound socket to the wildcard address before a membership change.
     fn deferred_bind(&self, v6: bool) -> std::result::Result<(), i32> {
         if self.inner.socket.borrow().is_some() {

@@ -27,8 +27,11 @@ pub(crate) fn send_segments(
     segment_size: usize,
     destination: Option<SocketAddr>,
 ) -> io::Result<usize> {
-    if segment_size == 0 || segment_size > u16::MAX as usize {
+    if segment_size == 0 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    if segment_size > u16::MAX as usize {
+        return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
     }
     let total = buf.len().div_ceil(segment_size).max(1);
     let per_call = MAX_GSO_SEGMENTS.min(MAX_GSO_BYTES / segment_size).max(1);

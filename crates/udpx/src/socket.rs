@@ -4,7 +4,7 @@ use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
@@ -75,9 +75,16 @@ impl UdpSocket {
     /// keeps ownership in that case.
     pub fn from_fd(fd: RawFd) -> io::Result<Self> {
         let family = sys::udp_family(fd)?;
-        // SAFETY: `udp_family` has checked that `fd` is an open datagram socket; the caller
-        // hands its ownership to us, as `bind({ fd })` documents.
-        let inner = Socket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let inner = sys::adopt_fd(fd);
+        inner.set_nonblocking(true)?;
+        Ok(UdpSocket { inner, family, gso: AtomicBool::new(true) })
+    }
+
+    /// A new descriptor for the UDP socket behind `fd` (`dup`); `fd` stays the caller's.
+    /// Both then read from and write to one kernel socket.
+    pub fn from_fd_dup(fd: RawFd) -> io::Result<Self> {
+        let family = sys::udp_family(fd)?;
+        let inner = sys::dup_fd(fd)?;
         inner.set_nonblocking(true)?;
         Ok(UdpSocket { inner, family, gso: AtomicBool::new(true) })
     }
@@ -95,7 +102,8 @@ impl UdpSocket {
         if opts.reuse_port {
             self.inner.set_reuse_port(true)?;
         }
-        if opts.ipv6_only && self.family.is_v6() {
+        if opts.ipv6_only {
+            // On an IPv4 socket the kernel answers ENOPROTOOPT, as libuv reports it.
             self.inner.set_only_v6(true)?;
         }
         self.inner.bind(&SockAddr::from(addr))

@@ -4,7 +4,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::mem;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
 
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
@@ -40,6 +40,18 @@ fn with_fd<T>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> T) -> io::Result<T> {
     // which cannot close it through a SockRef.
     let b = unsafe { BorrowedFd::borrow_raw(fd) };
     Ok(f(SockRef::from(&b)))
+}
+
+/// Takes ownership of `fd`, which the caller has checked is an open socket and gives up.
+pub(crate) fn adopt_fd(fd: RawFd) -> Socket {
+    // SAFETY: per the contract of `UdpSocket::from_fd`, `fd` is open and its ownership
+    // passes to the returned socket, which alone closes it.
+    Socket::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// A duplicate (`F_DUPFD_CLOEXEC`) of the open socket `fd`, owned by the caller.
+pub(crate) fn dup_fd(fd: RawFd) -> io::Result<Socket> {
+    with_fd(fd, |s| s.try_clone())?
 }
 
 /// The family of `fd` if it is a UDP socket of an IP family; `EINVAL` otherwise.
