@@ -1,0 +1,119 @@
+// The send queue under kernel pushback: a sender in a network namespace whose link is
+// throttled (tbf) fills its small send buffer, the kernel answers EAGAIN, and sends wait in
+// udpx's queue. getSendQueueSize/Count, callback order and the 'drain' event are checked,
+// and compared with node:dgram, which queues the same way in libuv.
+//
+// Needs root and iproute2 (ip, tc); where namespaces cannot be made for lack of permission,
+// one test says so and asserts that it is a permission error.
+
+import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import * as path from 'node:path';
+
+const UDPX = path.join(__dirname, '..', 'index.js');
+const A = `udpxqA${process.pid}`;
+const B = `udpxqB${process.pid}`;
+
+function run(...args: string[]): void {
+  execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function setUp(): string | null {
+  try {
+    run('ip', 'netns', 'add', A);
+  } catch (e: any) {
+    return String(e.stderr ?? e.message);
+  }
+  run('ip', 'netns', 'add', B);
+  run('ip', 'link', 'add', 'qa0', 'netns', A, 'type', 'veth', 'peer', 'name', 'qb0', 'netns', B);
+  for (const [ns, dev, addr] of [[A, 'qa0', '10.79.0.1/24'], [B, 'qb0', '10.79.0.2/24']]) {
+    run('ip', '-n', ns, 'addr', 'add', addr, 'dev', dev);
+    run('ip', '-n', ns, 'link', 'set', dev, 'up');
+    run('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+  }
+  // 1 Mbit/s with room for 100 KB in the qdisc: the socket's 4 KiB send buffer fills first.
+  run('ip', 'netns', 'exec', A, 'tc', 'qdisc', 'add', 'dev', 'qa0', 'root', 'tbf', 'rate', '1mbit', 'burst', '1600', 'limit', '100000');
+  return null;
+}
+
+function tearDown(): void {
+  for (const ns of [A, B]) {
+    try {
+      run('ip', 'netns', 'del', ns);
+    } catch {
+      // not created
+    }
+  }
+}
+
+const script = (impl: string) => `
+const d = ${impl === 'node' ? "require('node:dgram')" : `require(${JSON.stringify(UDPX)})`};
+const s = d.createSocket({ type: 'udp4', sendBufferSize: 4096 });
+const N = 150;
+const out = { maxCount: 0, maxSize: 0, sizeMatches: true, order: [], errors: 0, drains: 0 };
+s.on('drain', () => { out.drains++; out.countAtDrain = s.getSendQueueCount(); });
+s.bind(0, '10.79.0.1', () => {
+  let done = 0;
+  const sample = () => {
+    const c = s.getSendQueueCount(), z = s.getSendQueueSize();
+    if (z !== c * 1000) out.sizeMatches = false;
+    if (c > out.maxCount) { out.maxCount = c; out.maxSize = z; }
+  };
+  for (let i = 0; i < N; i++) {
+    s.send(Buffer.alloc(1000, i), 9999, '10.79.0.2', (err, n) => {
+      out.order.push(i);
+      if (err || n !== 1000) out.errors++;
+      sample();
+      if (++done === N) {
+        out.final = [s.getSendQueueCount(), s.getSendQueueSize()];
+        setImmediate(() => { s.close(); console.log(JSON.stringify(out)); });
+      }
+    });
+  }
+  setImmediate(sample);
+});
+`;
+
+function runIn(impl: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', A, process.execPath, '-e', script(impl)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(stdout));
+      } catch {
+        reject(new Error(`${impl} child exited ${code}: ${stdout} ${stderr}`));
+      }
+    });
+  });
+}
+
+const failure = setUp();
+test.after.always(tearDown);
+
+if (failure !== null) {
+  test('network namespaces are unavailable here: the reason is a permission error', (t) => {
+    console.warn(`send-queue specs not run: cannot create a network namespace: ${failure}`);
+    t.regex(failure, /Operation not permitted|Permission denied/);
+  });
+} else {
+  test('EAGAIN queues sends: counts and sizes exact, callbacks in order, queue drains, drain event', async (t) => {
+    const [node, udpx] = await Promise.all([runIn('node'), runIn('udpx')]);
+    const expectedOrder = Array.from({ length: 150 }, (_, i) => i);
+    for (const [name, r] of [['node:dgram', node], ['udpx', udpx]] as const) {
+      t.true(r.maxCount > 0, `${name}: the kernel pushed back, so sends were queued`);
+      t.is(r.maxSize, r.maxCount * 1000, `${name}: queue size counts bytes`);
+      t.true(r.sizeMatches, `${name}: size and count agree at every sample`);
+      t.deepEqual(r.order, expectedOrder, `${name}: callbacks in send order`);
+      t.is(r.errors, 0, `${name}: every send completed with its byte count`);
+      t.deepEqual(r.final, [0, 0], `${name}: the queue is empty at the end`);
+    }
+    t.true(udpx.drains >= 1, "udpx emits 'drain' when the queue empties");
+    t.is(udpx.countAtDrain, 0);
+  });
+}
