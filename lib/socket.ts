@@ -593,6 +593,9 @@ export interface Socket {
   messages(options?: IteratorOptions): AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }>;
   [Symbol.asyncIterator](): AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }>;
   setGRO(on: boolean): void;
+  setTOS(tos: number): number;
+  setDontFragment(on: boolean): boolean;
+  bindToDevice(name: string | null): void;
   stats(): SocketStats;
 }
 
@@ -756,6 +759,28 @@ Socket.prototype.setGRO = function(this: Socket, on: boolean) {
   state.gro = !!on;
   const err = handleOf(this).native.setGro(!!on);
   if (err) throw errnoException(err, 'setGRO');
+};
+
+/** The TOS byte of outgoing datagrams (DSCP << 2 | ECN; `IPV6_TCLASS` on udp6). */
+Socket.prototype.setTOS = function(this: Socket, tos: number) {
+  validateNumber(tos, 'tos');
+  const err = handleOf(this).native.setTos(tos >>> 0 === tos ? tos : 256);
+  if (err) throw errnoException(err, 'setTOS');
+  return tos;
+};
+
+/** Don't fragment: datagrams over the path MTU fail with EMSGSIZE instead. */
+Socket.prototype.setDontFragment = function(this: Socket, on: boolean) {
+  const err = handleOf(this).native.setDontFragment(!!on);
+  if (err) throw errnoException(err, 'setDontFragment');
+  return on;
+};
+
+/** SO_BINDTODEVICE: only traffic through interface `name`; `null` undoes it. */
+Socket.prototype.bindToDevice = function(this: Socket, name: string | null) {
+  if (name !== null) validateString(name, 'name');
+  const err = handleOf(this).native.bindDevice(name);
+  if (err) throw errnoException(err, 'bindToDevice');
 };
 
 Socket.prototype.stats = function(this: Socket): SocketStats {

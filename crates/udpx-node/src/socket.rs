@@ -637,6 +637,27 @@ impl NativeSocket {
         self.inner.update_poll()
     }
 
+    /// The TOS byte (DSCP << 2 | ECN) of outgoing datagrams.
+    #[napi(catch_unwind)]
+    pub fn set_tos(&self, tos: u32) -> i32 {
+        if tos > 255 {
+            return EINVAL;
+        }
+        self.inner.with_socket(|s| status(s.set_tos(tos as u8))).unwrap_or(EBADF)
+    }
+
+    /// Don't fragment: datagrams over the path MTU fail with EMSGSIZE.
+    #[napi(catch_unwind)]
+    pub fn set_dont_fragment(&self, on: bool) -> i32 {
+        self.inner.with_socket(|s| status(s.set_dont_fragment(on))).unwrap_or(EBADF)
+    }
+
+    /// `SO_BINDTODEVICE` (`null`: unbind).
+    #[napi(catch_unwind)]
+    pub fn bind_device(&self, name: Option<String>) -> i32 {
+        self.inner.with_socket(|s| status(s.bind_device(name.as_deref().map(c_str)))).unwrap_or(EBADF)
+    }
+
     /// `UDP_GRO`: let the kernel coalesce runs of same-sized datagrams (split again here).
     #[napi(catch_unwind)]
     pub fn set_gro(&self, on: bool) -> i32 {

@@ -206,6 +206,27 @@ impl UdpSocket {
         sys::set_drop_counting(&SockRef::from(&self.inner), on)
     }
 
+    /// The TOS byte (DSCP and ECN) of outgoing datagrams: `IP_TOS`, or `IPV6_TCLASS` on
+    /// an IPv6 socket.
+    pub fn set_tos(&self, tos: u8) -> io::Result<()> {
+        match self.family {
+            Family::V4 => self.inner.set_tos_v4(tos as u32),
+            Family::V6 => self.inner.set_tclass_v6(tos as u32),
+        }
+    }
+
+    /// Sets the don't-fragment bit on outgoing IPv4 datagrams (and refuses to fragment
+    /// IPv6 ones locally): path MTU discovery "do" mode. Datagrams over the path MTU then
+    /// fail with `EMSGSIZE` instead of being fragmented.
+    pub fn set_dont_fragment(&self, on: bool) -> io::Result<()> {
+        sys::set_dont_fragment(&SockRef::from(&self.inner), self.family.is_v6(), on)
+    }
+
+    /// `SO_BINDTODEVICE`: only traffic of interface `name` (`None`: any interface).
+    pub fn bind_device(&self, name: Option<&str>) -> io::Result<()> {
+        sys::bind_device(&SockRef::from(&self.inner), name)
+    }
+
     /// `SO_BROADCAST`.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.inner.set_broadcast(on)
@@ -471,6 +492,21 @@ mod tests {
         assert_eq!(batch.payload(n - 1), b"after");
         let drops = batch.meta(n - 1).drops.expect("drop counter attached");
         assert!(drops > 0, "a 4 KiB buffer cannot hold 200 KB");
+    }
+
+    #[test]
+    fn tos_dont_fragment_and_device_apply() {
+        for (f, ip) in [(Family::V4, "127.0.0.1"), (Family::V6, "::1")] {
+            let s = bound(f, ip);
+            s.set_tos(0xb8).unwrap();
+            s.set_dont_fragment(true).unwrap();
+            s.bind_device(Some("lo")).unwrap();
+            s.bind_device(None).unwrap();
+        }
+        let s = bound(Family::V4, "127.0.0.1");
+        s.set_tos(0x2e << 2).unwrap();
+        assert_eq!(s.inner.tos_v4().unwrap(), 0x2e << 2);
+        assert!(s.bind_device(Some("no-such-if0")).is_err());
     }
 
     #[test]

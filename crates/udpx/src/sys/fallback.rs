@@ -68,3 +68,11 @@ pub(crate) fn set_gro(_: &SockRef<'_>, _: bool) -> io::Result<()> {
 pub(crate) fn set_drop_counting(_: &SockRef<'_>, _: bool) -> io::Result<()> {
     Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
 }
+
+pub(crate) fn set_dont_fragment(_: &SockRef<'_>, _: bool, _: bool) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
+}
+
+pub(crate) fn bind_device(_: &SockRef<'_>, _: Option<&str>) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
+}

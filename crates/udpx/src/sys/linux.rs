@@ -47,6 +47,22 @@ pub(crate) fn set_gro(socket: &SockRef<'_>, on: bool) -> io::Result<()> {
     set_int_opt(socket, libc::SOL_UDP, libc::UDP_GRO, on as libc::c_int)
 }
 
+/// Path MTU discovery "do" (don't fragment) or the kernel's default ("want").
+pub(crate) fn set_dont_fragment(socket: &SockRef<'_>, v6: bool, on: bool) -> io::Result<()> {
+    if v6 {
+        let mode = if on { libc::IPV6_PMTUDISC_DO } else { libc::IPV6_PMTUDISC_WANT };
+        set_int_opt(socket, libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, mode)
+    } else {
+        let mode = if on { libc::IP_PMTUDISC_DO } else { libc::IP_PMTUDISC_WANT };
+        set_int_opt(socket, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, mode)
+    }
+}
+
+/// `SO_BINDTODEVICE`.
+pub(crate) fn bind_device(socket: &SockRef<'_>, name: Option<&str>) -> io::Result<()> {
+    socket.bind_device(name.map(str::as_bytes))
+}
+
 /// `SO_RXQ_OVFL`: attach the socket's drop counter to every received datagram.
 pub(crate) fn set_drop_counting(socket: &SockRef<'_>, on: bool) -> io::Result<()> {
     set_int_opt(socket, libc::SOL_SOCKET, SO_RXQ_OVFL, on as libc::c_int)

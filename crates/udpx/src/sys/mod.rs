@@ -15,4 +15,7 @@ mod fallback;
 #[cfg(not(target_os = "linux"))]
 use fallback as imp;
 
-pub(crate) use imp::{gso_unsupported, recv_batch, RecvScratch, send_batch, send_gso, set_drop_counting, set_gro};
+pub(crate) use imp::{
+    bind_device, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting, set_gro,
+    RecvScratch,
+};

@@ -1,0 +1,107 @@
+// udpx's socket-option extensions: TOS/DSCP, don't-fragment and device binding.
+// Don't-fragment is checked across a 1280-byte-MTU link between two network namespaces
+// that the test builds (root and iproute2 needed; a permission failure is reported as such).
+
+import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { bound, closeAll, once, udpx } from './helpers';
+
+const UDPX = path.join(__dirname, '..', 'index.js');
+const A = `udpxoA${process.pid}`;
+const B = `udpxoB${process.pid}`;
+
+test('setTOS: returns the value; rejects non-numbers and out-of-range values; EBADF before bind', async (t) => {
+  const fresh: any = udpx.createSocket('udp4');
+  t.throws(() => fresh.setTOS(0xb8), { code: 'EBADF', message: 'setTOS EBADF' });
+  fresh.close();
+  for (const type of ['udp4', 'udp6'] as const) {
+    const s: any = await bound(type);
+    t.is(s.setTOS(0xb8), 0xb8);
+    t.throws(() => s.setTOS(256), { code: 'EINVAL' });
+    t.throws(() => s.setTOS(-1), { code: 'EINVAL' });
+    t.throws(() => s.setTOS('8'), { code: 'ERR_INVALID_ARG_TYPE' });
+    await closeAll(s);
+  }
+});
+
+test('bindToDevice: lo keeps loopback traffic flowing; an unknown device is ENODEV', async (t) => {
+  const rx = await bound();
+  const tx: any = await bound();
+  tx.bindToDevice('lo');
+  tx.send('via lo', rx.address().port, '127.0.0.1');
+  const [msg] = await once<[Buffer]>(rx, 'message');
+  t.is(msg.toString(), 'via lo');
+  t.throws(() => tx.bindToDevice('nosuchdev0'), { code: 'ENODEV', message: 'bindToDevice ENODEV' });
+  t.throws(() => tx.bindToDevice(5), { code: 'ERR_INVALID_ARG_TYPE' });
+  tx.bindToDevice(null);
+  await closeAll(rx, tx);
+});
+
+function run(...args: string[]): void {
+  execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function setUp(): string | null {
+  try {
+    run('ip', 'netns', 'add', A);
+  } catch (e: any) {
+    return String(e.stderr ?? e.message);
+  }
+  run('ip', 'netns', 'add', B);
+  run('ip', 'link', 'add', 'oa0', 'netns', A, 'type', 'veth', 'peer', 'name', 'ob0', 'netns', B);
+  for (const [ns, dev, addr] of [[A, 'oa0', '10.80.0.1/24'], [B, 'ob0', '10.80.0.2/24']]) {
+    run('ip', '-n', ns, 'addr', 'add', addr, 'dev', dev);
+    run('ip', '-n', ns, 'link', 'set', dev, 'mtu', '1280', 'up');
+    run('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+  }
+  return null;
+}
+
+function tearDown(): void {
+  for (const ns of [A, B]) {
+    try {
+      run('ip', 'netns', 'del', ns);
+    } catch {
+      // not created
+    }
+  }
+}
+
+/** In namespace A: send 1400 bytes to B with don't-fragment `df`; report the callback's error code. */
+function sendBig(df: boolean): Promise<string> {
+  const script = `
+    const s = require(${JSON.stringify(UDPX)}).createSocket('udp4');
+    s.bind(0, '10.80.0.1', () => {
+      s.setDontFragment(${df});
+      s.send(Buffer.alloc(1400), 9, '10.80.0.2', (err) => { console.log(err ? err.code : 'sent'); s.close(); });
+    });`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', A, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out.trim());
+      else reject(new Error(`child exited ${code}: ${err}`));
+    });
+  });
+}
+
+const failure = setUp();
+test.after.always(tearDown);
+
+if (failure !== null) {
+  test('network namespaces are unavailable here: the reason is a permission error', (t) => {
+    console.warn(`don't-fragment spec not run: cannot create a network namespace: ${failure}`);
+    t.regex(failure, /Operation not permitted|Permission denied/);
+  });
+} else {
+  test('setDontFragment: over a 1280-byte MTU, 1400 bytes fail EMSGSIZE with DF and go out fragmented without', async (t) => {
+    t.is(await sendBig(true), 'EMSGSIZE');
+    t.is(await sendBig(false), 'sent');
+  });
+}
