@@ -38,6 +38,39 @@ test('bindToDevice: lo keeps loopback traffic flowing; an unknown device is ENOD
   await closeAll(rx, tx);
 });
 
+test('recvMetadata: rinfo gains destination, interface, tos, timestamp, truncated; only when asked', async (t) => {
+  const plain = await bound();
+  const rx: any = udpx.createSocket({ type: 'udp4', recvMetadata: true, reuseAddr: true } as any);
+  rx.bind(0);
+  await once(rx, 'listening');
+  rx.addMembership('239.255.0.99', '127.0.0.1');
+  const tx: any = await bound();
+  tx.setTOS(0xb8);
+  tx.setMulticastInterface('127.0.0.1');
+  const before = Date.now();
+  tx.send('to group', rx.address().port, '239.255.0.99');
+  const [msg, rinfo] = await once<[Buffer, any]>(rx, 'message');
+  t.is(msg.toString(), 'to group');
+  t.is(rinfo.destination, '239.255.0.99');
+  t.is(rinfo.interface, 'lo');
+  t.is(rinfo.tos, 0xb8);
+  t.false(rinfo.truncated);
+  t.true(rinfo.timestamp >= before - 1000 && rinfo.timestamp <= Date.now() + 1000);
+
+  // Batches carry the same, per datagram.
+  const got = new Promise<any>((resolve) => rx.receiveBatches((b: any) => resolve(b.rinfo(0))));
+  tx.send('unicast', rx.address().port, '127.0.0.1');
+  const r2 = await got;
+  t.is(r2.destination, '127.0.0.1');
+  t.is(r2.tos, 0xb8);
+
+  // Without the option, rinfo is exactly node:dgram's.
+  tx.send('plain', plain.address().port, '127.0.0.1');
+  const [, r3] = await once<[Buffer, any]>(plain, 'message');
+  t.deepEqual(Object.keys(r3), ['address', 'family', 'port', 'size']);
+  await closeAll(plain, rx, tx);
+});
+
 function run(...args: string[]): void {
   execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -3,12 +3,22 @@
 
 import { Buffer } from 'node:buffer';
 
-/** What node:dgram passes as `rinfo`. */
+/** What node:dgram passes as `rinfo`; the optional fields with `recvMetadata` on. */
 export interface RemoteInfo {
   address: string;
   family: 'IPv4' | 'IPv6';
   port: number;
   size: number;
+  /** The address the datagram was sent to: ours, a multicast group, or broadcast. */
+  destination?: string;
+  /** The interface it arrived on. */
+  interface?: string;
+  /** Its TOS byte / traffic class: DSCP << 2 | ECN. */
+  tos?: number;
+  /** When the kernel received it, in ms since the epoch (like Date.now(), sub-ms precise). */
+  timestamp?: number;
+  /** Whether it was cut short (never, with udpx's 64 KiB receive slots). */
+  truncated?: boolean;
 }
 
 /**
@@ -26,6 +36,7 @@ export class DatagramBatch {
     private readonly meta: Uint32Array,
     private readonly addresses: string[],
     private readonly index: number[] | null,
+    private readonly extras?: object[],
   ) {
     this.length = index ? index.length : meta.length / 4;
   }
@@ -33,7 +44,7 @@ export class DatagramBatch {
   /** The first `n` datagrams as a batch of their own (views, no copy). */
   slice(n: number): DatagramBatch {
     const all = this.index ?? Array.from({ length: this.length }, (_, i) => i);
-    return new DatagramBatch(this.buffer, this.meta, this.addresses, all.slice(0, Math.max(0, n)));
+    return new DatagramBatch(this.buffer, this.meta, this.addresses, all.slice(0, Math.max(0, n)), this.extras);
   }
 
   private at(i: number): number {
@@ -61,7 +72,9 @@ export class DatagramBatch {
 
   rinfo(i: number): RemoteInfo {
     const address = this.address(i);
-    return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port: this.port(i), size: this.size(i) };
+    const rinfo: RemoteInfo = { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port: this.port(i), size: this.size(i) };
+    const extra = this.extras?.[this.at(i) / 4];
+    return extra ? Object.assign(rinfo, extra) : rinfo;
   }
 
   *[Symbol.iterator](): IterableIterator<{ data: Buffer; rinfo: RemoteInfo }> {

@@ -26,8 +26,8 @@ interface QueuedSend {
 }
 
 export interface HandleOwner {
-  onMessage(buf: Buffer, address: string, port: number): void;
-  onBatch(buf: Buffer, meta: Uint32Array, addresses: string[]): void;
+  onMessage(buf: Buffer, address: string, port: number, metadata?: object): void;
+  onBatch(buf: Buffer, meta: Uint32Array, addresses: string[], metadata?: object[]): void;
   onRecvError(err: number): void;
   onDrain(): void;
 }
@@ -175,12 +175,12 @@ export class Handle {
 
   recvStart(): number {
     return this.native.recvStart(
-      ((a: Buffer | number, address: string, port: number) => {
+      ((a: Buffer | number, address: string, port: number, metadata?: object) => {
         // Every receive path runs through here: a number is a receive error.
         const owner = this.owner;
         if (owner === null) return;
         if (typeof a === 'number') owner.onRecvError(a);
-        else owner.onMessage(a, address, port);
+        else owner.onMessage(a, address, port, metadata);
       }) as (arg?: unknown) => unknown,
       () => this.flush(),
     );
@@ -283,8 +283,8 @@ export class Handle {
 
   /** Batched delivery to the owner's onBatch (true) or one onMessage call per datagram. */
   setBatchDelivery(on: boolean): number {
-    return this.native.setBatchHandler(on ? ((buf: Buffer, meta: Uint32Array, addrs: string[]) => {
-      this.owner?.onBatch(buf, meta, addrs);
+    return this.native.setBatchHandler(on ? ((buf: Buffer, meta: Uint32Array, addrs: string[], metadata?: object[]) => {
+      this.owner?.onBatch(buf, meta, addrs, metadata);
     }) as (arg?: unknown) => unknown : null);
   }
 

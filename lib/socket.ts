@@ -66,6 +66,7 @@ interface State {
   receiveBlockList: BlockList | undefined;
   sendBlockList: BlockList | undefined;
   gro: boolean;
+  recvMetadata: boolean;
   lastStats?: Omit<SocketStats, 'queueDrops'>;
   clusterHandle?: { close(): void };
   batchHandler: ((batch: DatagramBatch) => void) | null;
@@ -178,6 +179,7 @@ export class Socket extends EventEmitter implements HandleOwner {
       receiveBlockList,
       sendBlockList,
       gro: !!(options && options.gro),
+      recvMetadata: !!(options && options.recvMetadata),
       batchHandler: null,
       queueDrops: 0,
     };
@@ -198,14 +200,15 @@ export class Socket extends EventEmitter implements HandleOwner {
   }
 
   // HandleOwner: called by the handle from the event loop.
-  onMessage(buf: Buffer, address: string, port: number): void {
+  onMessage(buf: Buffer, address: string, port: number, metadata?: object): void {
     const family = address.includes(':') ? 'IPv6' : 'IPv4';
     const list = this[kState].receiveBlockList;
     if (list && list.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4')) return;
-    this.emit('message', buf, { address, family, port, size: buf.length });
+    const rinfo = { address, family, port, size: buf.length };
+    this.emit('message', buf, metadata ? Object.assign(rinfo, metadata) : rinfo);
   }
 
-  onBatch(buf: Buffer, meta: Uint32Array, addresses: string[]): void {
+  onBatch(buf: Buffer, meta: Uint32Array, addresses: string[], metadata?: object[]): void {
     const state = this[kState];
     let index: number[] | null = null;
     const blocked = state.receiveBlockList;
@@ -217,7 +220,7 @@ export class Socket extends EventEmitter implements HandleOwner {
       }
       if (index.length === 0) return;
     }
-    const batch = new DatagramBatch(buf, meta, addresses, index);
+    const batch = new DatagramBatch(buf, meta, addresses, index, metadata);
     state.batchHandler?.(batch);
     if (this.listenerCount('message') > 0) {
       for (let i = 0; i < batch.length && this[kState].handle; i++) this.emit('message', batch.data(i), batch.rinfo(i));
@@ -594,6 +597,7 @@ export interface Socket {
   [Symbol.asyncIterator](): AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }>;
   setGRO(on: boolean): void;
   setTOS(tos: number): number;
+  setRecvMetadata(on: boolean): void;
   setDontFragment(on: boolean): boolean;
   bindToDevice(name: string | null): void;
   stats(): SocketStats;
@@ -769,6 +773,14 @@ Socket.prototype.setTOS = function(this: Socket, tos: number) {
   return tos;
 };
 
+/** Adds destination, interface, tos, timestamp and truncated to every rinfo. */
+Socket.prototype.setRecvMetadata = function(this: Socket, on: boolean) {
+  const state = this[kState];
+  const err = handleOf(this).native.setRecvMetadata(!!on);
+  if (err) throw errnoException(err, 'setRecvMetadata');
+  state.recvMetadata = !!on;
+};
+
 /** Don't fragment: datagrams over the path MTU fail with EMSGSIZE instead. */
 Socket.prototype.setDontFragment = function(this: Socket, on: boolean) {
   const err = handleOf(this).native.setDontFragment(!!on);
@@ -816,6 +828,7 @@ function startListening(socket: Socket): void {
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
   if (state.gro) state.handle!.native.setGro(true);
+  if (state.recvMetadata) state.handle!.native.setRecvMetadata(true);
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, RECV_BUFFER);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, SEND_BUFFER);
   socket.emit('listening');

@@ -90,6 +90,49 @@ pub struct SocketStats {
     pub kernel_drops: f64,
 }
 
+/// `{ destination, interface, tos, timestamp, truncated }` for one received slot; absent
+/// fields are left out. `timestamp` is in milliseconds since the epoch, like `Date.now()`.
+fn metadata_object(env: sys::napi_env, m: &udpx::RecvMeta) -> Option<sys::napi_value> {
+    let mut obj = ptr::null_mut();
+    // SAFETY: out-pointer is a live local; called with an open handle scope.
+    if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
+        return None;
+    }
+    let set = |name: &std::ffi::CStr, v: sys::napi_value| {
+        // SAFETY: `obj` and `v` are live values of this scope; `name` is NUL-terminated.
+        unsafe { sys::napi_set_named_property(env, obj, name.as_ptr(), v) };
+    };
+    let string = |s: &str| {
+        let mut v = ptr::null_mut();
+        // SAFETY: `s` outlives the call, which copies it.
+        unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) };
+        v
+    };
+    let number = |n: f64| {
+        let mut v = ptr::null_mut();
+        // SAFETY: creates a number in the open scope.
+        unsafe { sys::napi_create_double(env, n, &mut v) };
+        v
+    };
+    if let Some(d) = m.destination {
+        set(c"destination", string(&format_ip(&SocketAddr::new(d, 0))));
+    }
+    if let Some(i) = m.interface {
+        set(c"interface", string(&udpx::interface_name(i).unwrap_or_else(|| i.to_string())));
+    }
+    if let Some(t) = m.tos {
+        set(c"tos", number(t as f64));
+    }
+    if let Some(ts) = m.timestamp {
+        set(c"timestamp", number(ts.as_secs_f64() * 1000.0));
+    }
+    let mut b = ptr::null_mut();
+    // SAFETY: creates a boolean in the open scope.
+    unsafe { sys::napi_get_boolean(env, m.truncated, &mut b) };
+    set(c"truncated", b);
+    Some(obj)
+}
+
 /// The state shared by the JS object, the poll handle and the environment cleanup hook.
 struct Inner {
     v6: bool,
@@ -104,6 +147,8 @@ struct Inner {
     /// False while JS has paused reading (backpressure from a full iterator queue).
     reading: Cell<bool>,
     stats: Cell<Counters>,
+    /// Whether datagrams carry destination/interface/TOS/timestamp (`setRecvMetadata`).
+    metadata: Cell<bool>,
     /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
     dest: Cell<Option<SocketAddr>>,
     addr_cache: RefCell<StringCache>,
@@ -256,7 +301,20 @@ impl Inner {
 
     fn deliver(&self, i: usize, seg: usize) {
         let Some(cb) = self.on_message.borrow().clone() else { return };
-        cb.call(|env| {
+        if self.metadata.get() {
+            // Opted in: a fourth argument with what the kernel said about the datagram.
+            cb.call(|env| {
+                let [buf, addr, port] = self.message_args(env, i, seg)?;
+                let extra = RECV_AREA.with(|area| metadata_object(env, area.borrow().meta(i)))?;
+                Some([buf, addr, port, extra])
+            });
+            return;
+        }
+        cb.call(|env| self.message_args(env, i, seg));
+    }
+
+    fn message_args(&self, env: sys::napi_env, i: usize, seg: usize) -> Option<[sys::napi_value; 3]> {
+        {
             RECV_AREA.with(|area| {
                 let area = area.borrow();
                 let (data, meta) = (Self::segment(&area, i, seg), area.meta(i));
@@ -276,12 +334,13 @@ impl Inner {
                 let addr = self.addr_cache.borrow_mut().get(env, meta.source, || format_ip(&meta.source))?;
                 Some([buf, addr, port])
             })
-        });
+        }
     }
 
     /// One JS call for `n` slots holding `datagrams` datagrams: `onBatch(buffer, meta,
-    /// addresses)`, where `buffer` holds every payload back to back and `meta` four u32s
-    /// per datagram — offset, length, port, index into `addresses`.
+    /// addresses, metadata)`, where `buffer` holds every payload back to back, `meta` four
+    /// u32s per datagram — offset, length, port, index into `addresses` — and `metadata`
+    /// (with `setRecvMetadata(true)`; else undefined) an object per datagram.
     fn deliver_batch(&self, n: usize, datagrams: usize) {
         let Some(cb) = self.on_batch.borrow().clone() else { return };
         cb.call(|env| {
@@ -294,6 +353,7 @@ impl Inner {
                 let mut meta_ptr: *mut std::ffi::c_void = ptr::null_mut();
                 let mut meta = ptr::null_mut();
                 let mut addrs = ptr::null_mut();
+                let mut extras = ptr::null_mut();
                 // SAFETY: out-pointers are live locals; sizes are what is written below.
                 let made = unsafe {
                     sys::napi_create_buffer(env, total, &mut data, &mut buf) == sys::Status::napi_ok
@@ -302,6 +362,11 @@ impl Inner {
                         && sys::napi_create_typedarray(env, sys::TypedarrayType::uint32_array, datagrams * 4, ab, 0, &mut meta)
                             == sys::Status::napi_ok
                         && sys::napi_create_array(env, &mut addrs) == sys::Status::napi_ok
+                        && if self.metadata.get() {
+                            sys::napi_create_array_with_length(env, datagrams, &mut extras) == sys::Status::napi_ok
+                        } else {
+                            sys::napi_get_undefined(env, &mut extras) == sys::Status::napi_ok
+                        }
                 };
                 if !made || (total > 0 && data.is_null()) || (datagrams > 0 && meta_ptr.is_null()) {
                     return None;
@@ -324,7 +389,12 @@ impl Inner {
                             sources.len() - 1
                         }
                     };
+                    let extra = if self.metadata.get() { metadata_object(env, m) } else { None };
                     for seg in 0..m.segments() {
+                        if let Some(x) = extra {
+                            // SAFETY: `extras` is a live array of `datagrams` slots; `k` < that.
+                            unsafe { sys::napi_set_element(env, extras, k as u32, x) };
+                        }
                         let p = Self::segment(&area, i, seg);
                         out[off..off + p.len()].copy_from_slice(p);
                         fields[k * 4..k * 4 + 4].copy_from_slice(&[off as u32, p.len() as u32, m.source.port() as u32, idx as u32]);
@@ -332,7 +402,7 @@ impl Inner {
                         k += 1;
                     }
                 }
-                Some([buf, meta, addrs])
+                Some([buf, meta, addrs, extras])
             })
         });
     }
@@ -411,6 +481,7 @@ impl NativeSocket {
                 reading: Cell::new(true),
                 stats: Cell::new(Counters::default()),
                 dest: Cell::new(None),
+                metadata: Cell::new(false),
                 addr_cache: RefCell::new(StringCache::new()),
                 cleanup: Cell::new(ptr::null()),
                 env: Cell::new(ptr::null_mut()),
@@ -635,6 +706,17 @@ impl NativeSocket {
     pub fn set_reading(&self, on: bool) -> i32 {
         self.inner.reading.set(on);
         self.inner.update_poll()
+    }
+
+    /// Reports destination address, interface, TOS and a kernel timestamp with every
+    /// received datagram (a fourth `onMessage` argument, or `onBatch`'s fourth).
+    #[napi(catch_unwind)]
+    pub fn set_recv_metadata(&self, on: bool) -> i32 {
+        let r = self.inner.with_socket(|s| status(s.set_recv_metadata(on))).unwrap_or(EBADF);
+        if r == 0 {
+            self.inner.metadata.set(on);
+        }
+        r
     }
 
     /// The TOS byte (DSCP << 2 | ECN) of outgoing datagrams.

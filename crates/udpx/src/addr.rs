@@ -53,6 +53,11 @@ pub fn format_ip(addr: &SocketAddr) -> String {
     }
 }
 
+/// The name of the interface with index `index` (`if_indextoname`).
+pub fn interface_name(index: u32) -> Option<String> {
+    sys::if_indextoname(index)
+}
+
 /// The unspecified address of a family, for implicit binds.
 pub(crate) fn unspecified(v6: bool) -> IpAddr {
     if v6 {

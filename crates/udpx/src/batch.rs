@@ -1,7 +1,8 @@
 //! Batched receive: many datagrams per system call into one reusable buffer.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use socket2::SockRef;
@@ -87,9 +88,32 @@ pub struct RecvMeta {
     /// [`UdpSocket::set_drop_counting`](crate::UdpSocket::set_drop_counting). The kernel
     /// attaches it only once the count is above zero, so `None` may also mean none yet.
     pub drops: Option<u32>,
+    /// The address the datagram was sent to (a multicast group, broadcast, or one of this
+    /// host's addresses), with [`UdpSocket::set_recv_metadata`](crate::UdpSocket::set_recv_metadata).
+    pub destination: Option<IpAddr>,
+    /// The index of the interface it arrived on, with `set_recv_metadata`.
+    pub interface: Option<u32>,
+    /// Its TOS byte (IPv4) or traffic class (IPv6): DSCP << 2 | ECN, with `set_recv_metadata`.
+    pub tos: Option<u8>,
+    /// When the kernel received it (since the Unix epoch), with `set_recv_metadata`.
+    pub timestamp: Option<Duration>,
 }
 
 impl RecvMeta {
+    pub(crate) fn unset() -> Self {
+        RecvMeta {
+            source: SocketAddr::from(([0, 0, 0, 0], 0)),
+            len: 0,
+            stride: 0,
+            truncated: false,
+            drops: None,
+            destination: None,
+            interface: None,
+            tos: None,
+            timestamp: None,
+        }
+    }
+
     /// How many datagrams the slot holds.
     pub fn segments(&self) -> usize {
         if self.stride == 0 || self.len == 0 {
@@ -130,13 +154,7 @@ impl RecvBatch {
     pub fn with_slot_size(capacity: usize, slot: usize) -> Self {
         let capacity = capacity.max(1);
         let slot = slot.max(1);
-        let unset = RecvMeta {
-            source: SocketAddr::from(([0, 0, 0, 0], 0)),
-            len: 0,
-            stride: 0,
-            truncated: false,
-            drops: None,
-        };
+        let unset = RecvMeta::unset();
         RecvBatch {
             scratch: sys::RecvScratch::default(),
             storage: vec![0; capacity * slot],

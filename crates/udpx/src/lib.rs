@@ -30,7 +30,7 @@ mod sys;
 #[cfg(feature = "tokio")]
 mod tokio;
 
-pub use addr::{format_ip, parse_ip};
+pub use addr::{format_ip, interface_name, parse_ip};
 pub use batch::{RecvBatch, RecvMeta, Transmit, MAX_DATAGRAM, MAX_GSO_SEGMENTS};
 pub use socket::{BindOptions, Family, UdpSocket};
 pub use sys::handle_type;

@@ -222,6 +222,12 @@ impl UdpSocket {
         sys::set_dont_fragment(&SockRef::from(&self.inner), self.family.is_v6(), on)
     }
 
+    /// Attach destination address, interface, TOS/traffic class and a kernel timestamp to
+    /// every received datagram (see [`RecvMeta`](crate::RecvMeta)).
+    pub fn set_recv_metadata(&self, on: bool) -> io::Result<()> {
+        sys::set_recv_metadata(&SockRef::from(&self.inner), self.family.is_v6(), on)
+    }
+
     /// `SO_BINDTODEVICE`: only traffic of interface `name` (`None`: any interface).
     pub fn bind_device(&self, name: Option<&str>) -> io::Result<()> {
         sys::bind_device(&SockRef::from(&self.inner), name)
@@ -507,6 +513,26 @@ mod tests {
         s.set_tos(0x2e << 2).unwrap();
         assert_eq!(s.inner.tos_v4().unwrap(), 0x2e << 2);
         assert!(s.bind_device(Some("no-such-if0")).is_err());
+    }
+
+    #[test]
+    fn reports_destination_interface_tos_and_time() {
+        for (f, ip) in [(Family::V4, "127.0.0.1"), (Family::V6, "::1")] {
+            let rx = bound(f, ip);
+            rx.set_recv_metadata(true).unwrap();
+            let tx = bound(f, ip);
+            tx.set_tos(0xb8).unwrap();
+            tx.send_to(&[b"meta"], rx.local_addr().unwrap()).unwrap();
+            let mut batch = RecvBatch::new(1);
+            crate::batch::tests::recv_wait(&rx, &mut batch);
+            let m = batch.meta(0);
+            assert_eq!(m.destination, Some(ip.parse().unwrap()));
+            assert_eq!(m.interface, Some(sys::if_nametoindex("lo")));
+            assert_eq!(m.tos, Some(0xb8));
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+            let ts = m.timestamp.unwrap();
+            assert!(ts <= now && now - ts < std::time::Duration::from_secs(5));
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(crate) fn recv_batch(
                     .as_socket()
                     .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
                 let len = len.min(slot);
-                *meta = RecvMeta { source, len, stride: len, truncated: false, drops: None };
+                *meta = RecvMeta { source, len, stride: len, ..RecvMeta::unset() };
                 got += 1;
             }
             Err(e) if got > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
@@ -74,5 +74,9 @@ pub(crate) fn set_dont_fragment(_: &SockRef<'_>, _: bool, _: bool) -> io::Result
 }
 
 pub(crate) fn bind_device(_: &SockRef<'_>, _: Option<&str>) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
+}
+
+pub(crate) fn set_recv_metadata(_: &SockRef<'_>, _: bool, _: bool) -> io::Result<()> {
     Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
 }

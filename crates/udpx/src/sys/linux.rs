@@ -3,7 +3,8 @@
 
 use std::io;
 use std::mem;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 use std::os::fd::AsRawFd;
 
 use socket2::{SockAddr, SockAddrStorage, SockRef};
@@ -15,10 +16,12 @@ const MAX_BATCH: usize = 64;
 
 /// `SO_RXQ_OVFL` (asm-generic/socket.h); not exported by libc for every target.
 const SO_RXQ_OVFL: libc::c_int = 40;
+/// `SO_TIMESTAMPNS` (asm-generic/socket.h; the cmsg type is the same number).
+const SO_TIMESTAMPNS: libc::c_int = 35;
 
-/// Control-message space per received datagram: GRO's segment size and the drop counter,
-/// with room to spare. u64 words keep cmsghdr alignment.
-const CMSG_WORDS: usize = 8;
+/// Control-message space per received datagram: GRO's segment size, the drop counter,
+/// packet info, TOS and a timestamp, with room to spare. u64 words keep cmsghdr alignment.
+const CMSG_WORDS: usize = 32;
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -61,6 +64,28 @@ pub(crate) fn set_dont_fragment(socket: &SockRef<'_>, v6: bool, on: bool) -> io:
 /// `SO_BINDTODEVICE`.
 pub(crate) fn bind_device(socket: &SockRef<'_>, name: Option<&str>) -> io::Result<()> {
     socket.bind_device(name.map(str::as_bytes))
+}
+
+/// Destination address and interface (`IP_PKTINFO`/`IPV6_RECVPKTINFO`), TOS/traffic class
+/// and a receive timestamp (`SO_TIMESTAMPNS`) with every datagram. On an IPv6 socket the
+/// IPv4 options are set too, for IPv4-mapped traffic, where the kernel allows them.
+pub(crate) fn set_recv_metadata(socket: &SockRef<'_>, v6: bool, on: bool) -> io::Result<()> {
+    let v = on as libc::c_int;
+    let v4 = [(libc::IPPROTO_IP, libc::IP_PKTINFO), (libc::IPPROTO_IP, libc::IP_RECVTOS)];
+    let v6_opts = [(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO), (libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS)];
+    if v6 {
+        for (level, name) in v6_opts {
+            set_int_opt(socket, level, name, v)?;
+        }
+        for (level, name) in v4 {
+            let _ = set_int_opt(socket, level, name, v);
+        }
+    } else {
+        for (level, name) in v4 {
+            set_int_opt(socket, level, name, v)?;
+        }
+    }
+    set_int_opt(socket, libc::SOL_SOCKET, SO_TIMESTAMPNS, v)
 }
 
 /// `SO_RXQ_OVFL`: attach the socket's drop counter to every received datagram.
@@ -155,48 +180,59 @@ pub(crate) fn recv_batch(
         };
         let source = addr.as_socket().ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
         let len = (hdrs[i].msg_len as usize).min(slot);
+        let mut m = RecvMeta { source, len, stride: len, truncated: h.msg_flags & libc::MSG_TRUNC != 0, ..RecvMeta::unset() };
         // SAFETY: `h` is a header the kernel completed, its control buffer live above.
-        let (stride, drops) = unsafe { parse_cmsgs(h) };
-        metas[i] = RecvMeta {
-            source,
-            len,
-            stride: stride.unwrap_or(len),
-            truncated: h.msg_flags & libc::MSG_TRUNC != 0,
-            drops,
-        };
+        unsafe { parse_cmsgs(h, &mut m) };
+        metas[i] = m;
     }
     Ok(got)
 }
 
-/// Reads GRO's segment size and the drop counter from a received header.
+/// Fills `m` from the control messages of a received header.
 ///
 /// # Safety
 /// `h` must be a header completed by the kernel whose control buffer is still live.
-unsafe fn parse_cmsgs(h: &libc::msghdr) -> (Option<usize>, Option<u32>) {
-    let (mut stride, mut drops) = (None, None);
+unsafe fn parse_cmsgs(h: &libc::msghdr, m: &mut RecvMeta) {
     if h.msg_controllen == 0 {
-        return (stride, drops);
+        return;
     }
     // SAFETY: CMSG_FIRSTHDR/NXTHDR walk within msg_control/msg_controllen as the kernel
-    // wrote them; each payload read is bounded by the cmsg's own length check below.
+    // wrote them; every payload read is checked against the cmsg's own length first.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(h);
         while !c.is_null() {
             let data = libc::CMSG_DATA(c);
-            let len = (*c).cmsg_len as usize - (data as usize - c as usize);
+            let len = ((*c).cmsg_len as usize).saturating_sub(data as usize - c as usize);
             match ((*c).cmsg_level, (*c).cmsg_type) {
                 (libc::SOL_UDP, libc::UDP_GRO) if len >= 4 => {
-                    stride = Some(std::ptr::read_unaligned(data as *const libc::c_int) as usize)
+                    m.stride = std::ptr::read_unaligned(data as *const libc::c_int) as usize
                 }
                 (libc::SOL_SOCKET, SO_RXQ_OVFL) if len >= 4 => {
-                    drops = Some(std::ptr::read_unaligned(data as *const u32))
+                    m.drops = Some(std::ptr::read_unaligned(data as *const u32))
+                }
+                (libc::SOL_SOCKET, SO_TIMESTAMPNS) if len >= mem::size_of::<libc::timespec>() => {
+                    let ts = std::ptr::read_unaligned(data as *const libc::timespec);
+                    m.timestamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+                }
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) if len >= mem::size_of::<libc::in_pktinfo>() => {
+                    let p = std::ptr::read_unaligned(data as *const libc::in_pktinfo);
+                    m.destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(p.ipi_addr.s_addr))));
+                    m.interface = Some(p.ipi_ifindex as u32);
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if len >= mem::size_of::<libc::in6_pktinfo>() => {
+                    let p = std::ptr::read_unaligned(data as *const libc::in6_pktinfo);
+                    m.destination = Some(IpAddr::V6(Ipv6Addr::from(p.ipi6_addr.s6_addr)));
+                    m.interface = Some(p.ipi6_ifindex);
+                }
+                (libc::IPPROTO_IP, libc::IP_TOS) if len >= 1 => m.tos = Some(*data),
+                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) if len >= 4 => {
+                    m.tos = Some(std::ptr::read_unaligned(data as *const libc::c_int) as u8)
                 }
                 _ => {}
             }
             c = libc::CMSG_NXTHDR(h, c);
         }
     }
-    (stride, drops)
 }
 
 /// Sends `msgs` with `sendmmsg`, up to [`MAX_BATCH`] per call, until all are sent or the
