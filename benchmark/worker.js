@@ -1,4 +1,4 @@
-'use strict'
+'use strict';
 // One JS side of one benchmark run, in a process of its own (spawned by benchmark/run.js).
 //
 //   node benchmark/worker.js '<json options>'
@@ -7,135 +7,135 @@
 // ('node:dgram' or the udpx package path). Results and handshakes are JSON lines on stdout;
 // commands ("start", "stop") arrive as lines on stdin. Every role ends by itself at a deadline.
 
-const opts = JSON.parse(process.argv[2] || '{}')
-const HOST = '127.0.0.1'
+const opts = JSON.parse(process.argv[2] || '{}');
+const HOST = '127.0.0.1';
 
 function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n')
+  process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
 function finish(obj, sockets = []) {
-  emit(obj)
+  emit(obj);
   for (const s of sockets) {
     try {
-      s.close()
+      s.close();
     } catch {}
   }
   // Exit explicitly: a run must not depend on the socket implementation letting go of the loop.
-  process.stdout.write('', () => process.exit(0))
+  process.stdout.write('', () => process.exit(0));
 }
 
 function fail(err) {
-  process.stderr.write(`worker ${opts.role} (${opts.module}): ${(err && err.stack) || err}\n`)
-  process.exit(3)
+  process.stderr.write(`worker ${opts.role} (${opts.module}): ${(err && err.stack) || err}\n`);
+  process.exit(3);
 }
 
-process.on('uncaughtException', fail)
-process.on('unhandledRejection', fail)
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
 // Hard bound, whatever happens below (the driver also kills us).
-setTimeout(() => fail(new Error(`deadline of ${opts.limit}s exceeded`)), (opts.limit || 60) * 1000).unref()
+setTimeout(() => fail(new Error(`deadline of ${opts.limit}s exceeded`)), (opts.limit || 60) * 1000).unref();
 
-const dgram = require(opts.module)
-if (typeof dgram.createSocket !== 'function') fail(new Error(`${opts.module} has no createSocket`))
+const dgram = require(opts.module);
+if (typeof dgram.createSocket !== 'function') fail(new Error(`${opts.module} has no createSocket`));
 
 function bound(sock) {
   return new Promise((resolve, reject) => {
-    sock.once('error', reject)
+    sock.once('error', reject);
     sock.bind(0, HOST, () => {
-      sock.off('error', reject)
-      resolve(sock.address().port)
-    })
-  })
+      sock.off('error', reject);
+      resolve(sock.address().port);
+    });
+  });
 }
 
 // Calls fn(line) for each line on stdin; EOF counts as "stop".
 function onCommand(fn) {
-  let pending = ''
-  process.stdin.setEncoding('utf8')
+  let pending = '';
+  process.stdin.setEncoding('utf8');
   process.stdin.on('data', (chunk) => {
-    pending += chunk
-    let i
+    pending += chunk;
+    let i;
     while ((i = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, i).trim()
-      pending = pending.slice(i + 1)
-      if (line) fn(line)
+      const line = pending.slice(0, i).trim();
+      pending = pending.slice(i + 1);
+      if (line) fn(line);
     }
-  })
-  process.stdin.on('end', () => fn('stop'))
+  });
+  process.stdin.on('end', () => fn('stop'));
 }
 
 // Nearest-rank percentile of a sorted array (the same rule as native/udpbench.c).
 function percentile(sorted, p) {
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))
-  return sorted[idx]
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[idx];
 }
 
 const roles = {
   // Smoke test: one datagram to ourselves and back. Proves the module loads and works.
   async check() {
-    const sock = dgram.createSocket('udp4')
-    const port = await bound(sock)
-    const got = new Promise((resolve) => sock.once('message', resolve))
-    sock.send(Buffer.from('ping'), port, HOST)
-    const msg = await got
-    finish({ ok: msg.toString() === 'ping' }, [sock])
+    const sock = dgram.createSocket('udp4');
+    const port = await bound(sock);
+    const got = new Promise((resolve) => sock.once('message', resolve));
+    sock.send(Buffer.from('ping'), port, HOST);
+    const msg = await got;
+    finish({ ok: msg.toString() === 'ping' }, [sock]);
   },
 
   // Per-call send: socket.send(buf, port, host) without callback, yielding every `burst` sends.
   async send() {
-    const { port, size, duration, warmup, burst } = opts
-    const sock = dgram.createSocket('udp4')
-    let errors = 0
-    sock.on('error', () => errors++)
-    await bound(sock)
-    const buf = Buffer.alloc(size)
+    const { port, size, duration, warmup, burst } = opts;
+    const sock = dgram.createSocket('udp4');
+    let errors = 0;
+    sock.on('error', () => errors++);
+    await bound(sock);
+    const buf = Buffer.alloc(size);
     // The last send of a phase carries a callback: sends complete in order, so when it
     // fires every datagram of the phase has been handed to the kernel.
-    const flushed = () => new Promise((resolve) => sock.send(buf, port, HOST, resolve))
+    const flushed = () => new Promise((resolve) => sock.send(buf, port, HOST, resolve));
     const phase = (seconds) =>
       new Promise((resolve) => {
-        let sent = 0
-        const end = performance.now() + seconds * 1000
+        let sent = 0;
+        const end = performance.now() + seconds * 1000;
         const pump = () => {
-          for (let i = 0; i < burst; i++) sock.send(buf, port, HOST)
-          sent += burst
-          if (performance.now() < end) setImmediate(pump)
-          else resolve(sent)
-        }
-        pump()
-      })
-    await phase(warmup)
-    await flushed()
-    const t0 = performance.now()
-    const sent = (await phase(duration)) + 1
-    const err = await flushed()
-    const elapsed = (performance.now() - t0) / 1000
-    finish({ sent, elapsed, errors: errors + (err ? 1 : 0) }, [sock])
+          for (let i = 0; i < burst; i++) sock.send(buf, port, HOST);
+          sent += burst;
+          if (performance.now() < end) setImmediate(pump);
+          else resolve(sent);
+        };
+        pump();
+      });
+    const warmupSent = (await phase(warmup)) + 1;
+    await flushed();
+    const t0 = performance.now();
+    const sent = (await phase(duration)) + 1;
+    const err = await flushed();
+    const elapsed = (performance.now() - t0) / 1000;
+    finish({ sent, warmupSent, elapsed, errors: errors + (err ? 1 : 0) }, [sock]);
   },
 
   // Per-message receive: count datagrams in a 'message' handler; CPU measured between
   // the driver's "start" and "stop".
   async recv() {
-    const sock = dgram.createSocket('udp4')
-    let received = 0
-    let bytes = 0
+    const sock = dgram.createSocket('udp4');
+    let received = 0;
+    let bytes = 0;
     sock.on('message', (msg) => {
-      received++
-      bytes += msg.length
-    })
-    const port = await bound(sock)
-    let cpu0 = process.cpuUsage()
-    let t0 = performance.now()
-    let rss0 = process.memoryUsage.rss()
+      received++;
+      bytes += msg.length;
+    });
+    const port = await bound(sock);
+    let cpu0 = process.cpuUsage();
+    let t0 = performance.now();
+    let rss0 = process.memoryUsage.rss();
     onCommand((cmd) => {
       if (cmd === 'start') {
-        received = bytes = 0
-        cpu0 = process.cpuUsage()
-        t0 = performance.now()
-        rss0 = process.memoryUsage.rss()
-        emit({ started: true })
+        received = bytes = 0;
+        cpu0 = process.cpuUsage();
+        t0 = performance.now();
+        rss0 = process.memoryUsage.rss();
+        emit({ started: true });
       } else if (cmd === 'stop') {
-        const cpu = process.cpuUsage(cpu0)
+        const cpu = process.cpuUsage(cpu0);
         finish(
           {
             received,
@@ -146,42 +146,42 @@ const roles = {
             rss: process.memoryUsage.rss(),
           },
           [sock],
-        )
+        );
       }
-    })
-    emit({ port })
+    });
+    emit({ port });
   },
 
   // Echo server for ping-pong: reply to every datagram with the same bytes.
   async echo() {
-    const sock = dgram.createSocket('udp4')
-    sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address))
-    const port = await bound(sock)
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
+    const port = await bound(sock);
     onCommand((cmd) => {
-      if (cmd === 'stop') finish({ stopped: true }, [sock])
-    })
-    emit({ port })
+      if (cmd === 'stop') finish({ stopped: true }, [sock]);
+    });
+    emit({ port });
   },
 
   // Ping-pong client: send, wait for the echo (matched by sequence number), repeat.
   async ping() {
-    const { port, size, count, warmup, duration } = opts
-    const sock = dgram.createSocket('udp4')
-    await bound(sock)
-    const buf = Buffer.alloc(Math.max(size, 4))
-    const rtt = new Float64Array(count)
-    const total = count + warmup
-    const deadline = performance.now() + duration * 1000
-    let seq = 0
-    let done = 0
-    let lost = 0
-    let t0 = 0n
-    let progress = 0
-    let lastProgress = -1
+    const { port, size, count, warmup, duration } = opts;
+    const sock = dgram.createSocket('udp4');
+    await bound(sock);
+    const buf = Buffer.alloc(Math.max(size, 4));
+    const rtt = new Float64Array(count);
+    const total = count + warmup;
+    const deadline = performance.now() + duration * 1000;
+    let seq = 0;
+    let done = 0;
+    let lost = 0;
+    let t0 = 0n;
+    let progress = 0;
+    let lastProgress = -1;
     const end = () => {
-      clearInterval(watchdog)
-      const sorted = rtt.subarray(0, done).sort()
-      if (done === 0) return finish({ n: 0, lost }, [sock])
+      clearInterval(watchdog);
+      const sorted = rtt.subarray(0, done).sort();
+      if (done === 0) return finish({ n: 0, lost }, [sock]);
       finish(
         {
           n: done,
@@ -192,34 +192,34 @@ const roles = {
           max: sorted[done - 1],
         },
         [sock],
-      )
-    }
+      );
+    };
     const ping = () => {
-      buf.writeUInt32LE(seq, 0)
-      t0 = process.hrtime.bigint()
-      sock.send(buf, port, HOST)
-    }
+      buf.writeUInt32LE(seq, 0);
+      t0 = process.hrtime.bigint();
+      sock.send(buf, port, HOST);
+    };
     sock.on('message', (msg) => {
-      const t1 = process.hrtime.bigint()
-      if (msg.length < 4 || msg.readUInt32LE(0) !== seq) return
-      if (seq >= warmup && done < count) rtt[done++] = Number(t1 - t0)
-      progress++
-      seq++
-      if (seq >= total || performance.now() >= deadline) return end()
-      ping()
-    })
+      const t1 = process.hrtime.bigint();
+      if (msg.length < 4 || msg.readUInt32LE(0) !== seq) return;
+      if (seq >= warmup && done < count) rtt[done++] = Number(t1 - t0);
+      progress++;
+      seq++;
+      if (seq >= total || performance.now() >= deadline) return end();
+      ping();
+    });
     // A datagram lost on loopback is rare; resend after 200 ms without progress.
     const watchdog = setInterval(() => {
-      if (performance.now() >= deadline) return end()
+      if (performance.now() >= deadline) return end();
       if (progress === lastProgress) {
-        lost++
-        ping()
+        lost++;
+        ping();
       }
-      lastProgress = progress
-    }, 200)
-    ping()
+      lastProgress = progress;
+    }, 200);
+    ping();
   },
-}
+};
 
-if (!roles[opts.role]) fail(new Error(`unknown role ${opts.role}`))
-roles[opts.role]().catch(fail)
+if (!roles[opts.role]) fail(new Error(`unknown role ${opts.role}`));
+roles[opts.role]().catch(fail);

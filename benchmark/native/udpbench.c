@@ -6,8 +6,10 @@
  * JSON line with its result on stdout (receivers print a {"port":N} line first).
  *
  *   udpbench sendloop <port> <size> <seconds>   sendto() one datagram per call
- *   udpbench flood    <port> <size> <seconds>   sendmmsg() batches of 64, full rate
- *   udpbench recv                               bind 127.0.0.1:0, drain with recvmmsg();
+ *   udpbench flood <port> <size> <seconds> gso|sendmmsg
+ *                                               full-rate flood: UDP GSO buffers of up to
+ *                                               64 datagrams, or sendmmsg() batches of 64
+ *   udpbench recv [rcvbuf]                      bind 127.0.0.1:0, drain with recvmmsg();
  *                                               stdin: "start" resets counters and CPU,
  *                                               "stop" prints the result and exits
  *   udpbench echo                               bind 127.0.0.1:0, echo every datagram
@@ -103,35 +105,52 @@ static int mode_sendloop(int port, int size, double seconds) {
   return 0;
 }
 
-static int mode_flood(int port, int size, double seconds) {
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h */
+#endif
+
+/* Floods port with datagrams of `size` bytes for `seconds`. With gso != 0 each sendmsg()
+ * carries up to 64 datagrams as one UDP GSO buffer, which the kernel splits into separate
+ * datagrams for a receiver without UDP_GRO: that outruns any receiver here, where a
+ * sendmmsg() flood does not. Falls back to sendmmsg() when the kernel refuses UDP_SEGMENT. */
+static int mode_flood(int port, int size, double seconds, int gso) {
   int fd = udp_socket();
   struct sockaddr_in dst = loopback(port);
-  char *buf = calloc(1, (size_t)size);
+  int segs = 1;
+  if (gso) {
+    segs = 65000 / size;
+    if (segs > 64) segs = 64;
+    if (segs < 2 || setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &size, sizeof size) < 0) segs = 1;
+  }
+  char *buf = calloc((size_t)segs, (size_t)size);
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   memset(msgs, 0, sizeof msgs);
   for (int i = 0; i < BATCH; i++) {
     iov[i].iov_base = buf;
-    iov[i].iov_len = (size_t)size;
+    iov[i].iov_len = (size_t)size * (size_t)segs;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = &dst;
     msgs[i].msg_hdr.msg_namelen = sizeof dst;
   }
+  /* GSO: one buffer of `segs` datagrams per call; otherwise BATCH datagrams per call. */
+  int per_call = segs > 1 ? 1 : BATCH;
   uint64_t sent = 0, errors = 0;
   double t0 = now_s(), t = t0;
   while (t - t0 < seconds) {
     for (int k = 0; k < 8; k++) {
-      int n = sendmmsg(fd, msgs, BATCH, 0);
+      int n = sendmmsg(fd, msgs, (unsigned)per_call, 0);
       if (n > 0)
-        sent += (uint64_t)n;
+        sent += (uint64_t)n * (uint64_t)segs;
       else
         errors++;
     }
     t = now_s();
   }
-  printf("{\"sent\":%llu,\"errors\":%llu,\"elapsed\":%.6f}\n", (unsigned long long)sent,
-         (unsigned long long)errors, t - t0);
+  printf("{\"sent\":%llu,\"errors\":%llu,\"elapsed\":%.6f,\"method\":\"%s\"}\n",
+         (unsigned long long)sent, (unsigned long long)errors, t - t0,
+         segs > 1 ? "gso" : "sendmmsg");
   return 0;
 }
 
@@ -147,8 +166,10 @@ static int read_command(void) {
   return 0;
 }
 
-static int mode_recv(void) {
+static int mode_recv(int rcvbuf) {
   int fd = udp_socket();
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+    die("SO_RCVBUF");
   bind_and_announce(fd);
   static char bufs[BATCH][SLOT];
   struct mmsghdr msgs[BATCH];
@@ -273,9 +294,10 @@ int main(int argc, char **argv) {
   const char *m = argv[1];
   if (!strcmp(m, "sendloop") && argc == 5)
     return mode_sendloop(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
-  if (!strcmp(m, "flood") && argc == 5)
-    return mode_flood(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
-  if (!strcmp(m, "recv") && argc == 2) return mode_recv();
+  if (!strcmp(m, "flood") && argc == 6)
+    return mode_flood(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), !strcmp(argv[5], "gso"));
+  if (!strcmp(m, "recv") && (argc == 2 || argc == 3))
+    return mode_recv(argc == 3 ? atoi(argv[2]) : 0);
   if (!strcmp(m, "echo") && argc == 2) return mode_echo();
   if (!strcmp(m, "ping") && argc == 7)
     return mode_ping(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atof(argv[6]));
