@@ -3,7 +3,12 @@
 // could not take at once (what getSendQueueSize/Count report).
 
 import { Buffer } from 'node:buffer';
+import * as dns from 'node:dns';
+import { isIP } from 'node:net';
 import { NativeSocket } from './native';
+
+/** dns.lookup as loaded: a socket created with it may skip it for IP literals. */
+const defaultLookup = dns.lookup;
 
 const EAGAIN = -11;
 const EINVAL = -22;
@@ -88,7 +93,27 @@ export class Handle {
     this.native = new NativeSocket(ipv6);
     const fallback = ipv6 ? '::1' : '127.0.0.1';
     const family = ipv6 ? 6 : 4;
-    this.lookup = (address, cb) => lookup(address || fallback, family, cb);
+    if (lookup !== defaultLookup) {
+      this.lookup = (address, cb) => lookup(address || fallback, family, cb);
+      return;
+    }
+    // dns.lookup answers an IP literal on the next tick without resolving anything; doing
+    // just that (with the last literal remembered) keeps its timing and skips its cost.
+    let literal: string | null = null;
+    let literalFamily = 0;
+    this.lookup = (address, cb) => {
+      const host = address || fallback;
+      if (typeof host === 'string') {
+        const fam = host === literal ? literalFamily : isIP(host);
+        if (fam !== 0) {
+          literal = host;
+          literalFamily = fam;
+          process.nextTick(cb, null, host, fam);
+          return;
+        }
+      }
+      lookup(host, family, cb as any);
+    };
   }
 
   // Node's UDP handle methods, under their names (a closed socket's null handle then fails
