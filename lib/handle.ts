@@ -7,8 +7,14 @@ import * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import { NativeSocket } from './native';
 
-/** dns.lookup as loaded: a socket created with it may skip it for IP literals. */
-const defaultLookup = dns.lookup;
+/**
+ * Node's own dns.lookup, if that is what dns.lookup is at load (recognised by its source,
+ * so that a program's or a test's stand-in is never skipped): a socket using it may skip
+ * it for IP literals. On a Node whose source differs, nothing is skipped.
+ */
+const builtinLookup = /^function lookup\(hostname, options, callback\) \{\s+let hints = 0;/.test(Function.prototype.toString.call(dns.lookup))
+  ? dns.lookup
+  : null;
 
 const EAGAIN = -11;
 const EINVAL = -22;
@@ -93,7 +99,7 @@ export class Handle {
     this.native = new NativeSocket(ipv6);
     const fallback = ipv6 ? '::1' : '127.0.0.1';
     const family = ipv6 ? 6 : 4;
-    if (lookup !== defaultLookup) {
+    if (lookup !== builtinLookup) {
       this.lookup = (address, cb) => lookup(address || fallback, family, cb);
       return;
     }
