@@ -1,10 +1,38 @@
-// udpx: node:dgram on a Rust core. Drop-in: the same exports, events and errors.
+// udpx: node:dgram on a Rust core. Drop-in: the same exports, events and errors, plus
+// batched I/O and socket options node:dgram lacks.
 
 import type * as dgram from 'node:dgram';
-import { createSocket as create, Socket as SocketImpl } from './lib/socket';
+import type { BlockList } from 'node:net';
+import { createSocket as create, Socket as SocketImpl, SocketExtensions } from './lib/socket';
 
-/** The dgram Socket class; udpx sockets are accepted wherever `dgram.Socket` is typed. */
-export const Socket: typeof dgram.Socket = SocketImpl as unknown as typeof dgram.Socket;
-export type Socket = dgram.Socket;
+export type { BatchCallback, BatchMessage, SocketExtensions, SocketStats } from './lib/socket';
+export { DatagramBatch } from './lib/batch';
+export type { IteratorOptions, RemoteInfo } from './lib/batch';
 
-export const createSocket: typeof dgram.createSocket = create as unknown as typeof dgram.createSocket;
+/** A udpx socket: a `dgram.Socket` (accepted wherever one is typed) with udpx's extensions. */
+export type Socket = dgram.Socket & SocketExtensions;
+
+/** node:dgram's options, with those Node added after 20 and udpx's own. */
+export interface SocketOptions extends dgram.SocketOptions {
+  reusePort?: boolean;
+  receiveBlockList?: BlockList;
+  sendBlockList?: BlockList;
+  /** UDP GRO on receive. */
+  gro?: boolean;
+  /** destination, interface, tos, timestamp and truncated on every rinfo. */
+  recvMetadata?: boolean;
+}
+
+type MessageListener = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
+
+/** The Socket class (`instanceof` works; prefer createSocket, as with node:dgram). */
+export const Socket = SocketImpl as unknown as typeof dgram.Socket & {
+  new (type: dgram.SocketType | SocketOptions, listener?: MessageListener): Socket;
+  prototype: Socket;
+};
+
+export function createSocket(type: dgram.SocketType, callback?: MessageListener): Socket;
+export function createSocket(options: SocketOptions, callback?: MessageListener): Socket;
+export function createSocket(type: dgram.SocketType | SocketOptions, callback?: MessageListener): Socket {
+  return create(type, callback) as unknown as Socket;
+}

@@ -588,10 +588,14 @@ export interface BatchMessage {
   address?: string;
 }
 
-// udpx extensions, on the prototype so that node:dgram's own members stay as they are.
-export interface Socket {
-  sendBatch(messages: BufferLike[], port?: number, address?: string, callback?: Callback): void;
-  sendBatch(messages: BatchMessage[], callback?: Callback): void;
+/** `(err, sent)`: how many datagrams of a batch went out, and the error that stopped it. */
+export type BatchCallback = (err: Error | null, sent: number) => void;
+
+/** udpx's additions to node:dgram's Socket. */
+export interface SocketExtensions {
+  sendBatch(messages: BufferLike[], port: number, address?: string, callback?: BatchCallback): void;
+  sendBatch(messages: BufferLike[], port: number, callback?: BatchCallback): void;
+  sendBatch(messages: BatchMessage[] | BufferLike[], callback?: BatchCallback): void;
   receiveBatches(handler: ((batch: DatagramBatch) => void) | null): this;
   messages(options?: IteratorOptions): AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }>;
   [Symbol.asyncIterator](): AsyncIterableIterator<{ data: Buffer; rinfo: RemoteInfo }>;
@@ -602,6 +606,9 @@ export interface Socket {
   bindToDevice(name: string | null): void;
   stats(): SocketStats;
 }
+
+// The extensions live on the prototype, so node:dgram's own members stay as they are.
+export interface Socket extends SocketExtensions {}
 
 /**
  * Sends many datagrams with one system call per 64: `sendBatch(messages, port, address,
