@@ -214,11 +214,21 @@ impl Inner {
         Ok(())
     }
 
-    fn count_sent(&self, datagrams: usize, bytes: usize) {
-        let mut c = self.stats.get();
-        c.tx_datagrams += datagrams as u64;
-        c.tx_bytes += bytes as u64;
-        self.stats.set(c);
+    /// A send's outcome for JS — the count the call returns, or a negative errno — with
+    /// `account(count)` = (datagrams, bytes) added to the counters.
+    fn sent(&self, r: Option<std::io::Result<usize>>, account: impl FnOnce(usize) -> (usize, usize)) -> i32 {
+        match r {
+            Some(Ok(n)) => {
+                let (datagrams, bytes) = account(n);
+                let mut c = self.stats.get();
+                c.tx_datagrams += datagrams as u64;
+                c.tx_bytes += bytes as u64;
+                self.stats.set(c);
+                n as i32
+            }
+            Some(Err(e)) => uv_code(&e),
+            None => EBADF,
+        }
     }
 
     fn emit_error(&self, code: i32) {
@@ -580,14 +590,7 @@ impl NativeSocket {
             }
             None => self.inner.with_socket(|s| s.send(&chunks)),
         };
-        match r {
-            Some(Ok(n)) => {
-                self.inner.count_sent(1, n);
-                n as i32
-            }
-            Some(Err(e)) => uv_code(&e),
-            None => EBADF,
-        }
+        self.inner.sent(r, |n| (1, n))
     }
 
     /// Sets the destination of `sendOne(buf, true)`: the hot path parses an address once
@@ -616,14 +619,7 @@ impl NativeSocket {
         } else {
             self.inner.with_socket(|s| s.send(&[buf]))
         };
-        match r {
-            Some(Ok(n)) => {
-                self.inner.count_sent(1, n);
-                n as i32
-            }
-            Some(Err(e)) => uv_code(&e),
-            None => EBADF,
-        }
+        self.inner.sent(r, |n| (1, n))
     }
 
     /// Sends each chunk as its own datagram with one system call per 64 (`sendmmsg`):
@@ -651,15 +647,8 @@ impl NativeSocket {
             .enumerate()
             .map(|(i, c)| udpx::Transmit { destination: dests.get(i).copied(), contents: c })
             .collect();
-        match self.inner.with_socket(|s| s.send_batch(&msgs)) {
-            Some(Ok(n)) => {
-                let bytes = msgs[..n].iter().map(|m| m.contents.len()).sum();
-                self.inner.count_sent(n, bytes);
-                n as i32
-            }
-            Some(Err(e)) => uv_code(&e),
-            None => EBADF,
-        }
+        let r = self.inner.with_socket(|s| s.send_batch(&msgs));
+        self.inner.sent(r, |n| (n, msgs[..n].iter().map(|m| m.contents.len()).sum()))
     }
 
     /// Sends `buf` as datagrams of `segmentSize` bytes to one destination (GSO where the
@@ -674,15 +663,8 @@ impl NativeSocket {
             None => None,
         };
         let seg = segment_size as usize;
-        match self.inner.with_socket(|s| s.send_segments(buf, seg, dest)) {
-            Some(Ok(n)) => {
-                let bytes = buf.len().min(n * seg);
-                self.inner.count_sent(n, bytes);
-                n as i32
-            }
-            Some(Err(e)) => uv_code(&e),
-            None => EBADF,
-        }
+        let r = self.inner.with_socket(|s| s.send_segments(buf, seg, dest));
+        self.inner.sent(r, |n| (n, buf.len().min(n * seg)))
     }
 
     /// Delivers received datagrams in batches to `onBatch(buffer, meta, addresses)`
