@@ -337,3 +337,14 @@ test('receiveBlockList drops datagrams from blocked sources', async (t) => {
   t.deepEqual(got, ['allowed']);
   await closeAll(rx, blocked, allowed);
 });
+
+test('the package loads by name with require and with import', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const root = require('node:path').resolve(__dirname, '..', '..');
+  const cjs = execFileSync(process.execPath, ['-e', "const u = require('udpx'); process.stdout.write(typeof u.createSocket + ' ' + typeof u.Socket)"], { cwd: root, encoding: 'utf8' });
+  t.is(cjs, 'function function');
+  const esm = execFileSync(process.execPath, ['--input-type=module', '-e',
+    "import udpx, { createSocket, Socket } from 'udpx'; process.stdout.write([typeof createSocket, typeof Socket, udpx.createSocket === createSocket].join(' '))"],
+  { cwd: root, encoding: 'utf8' });
+  t.is(esm, 'function function true');
+});
