@@ -133,6 +133,24 @@ if (failure !== null) {
     t.regex(failure, /Operation not permitted|Permission denied/);
   });
 } else {
+  test('sendBatch to one peer over a 1280-byte MTU: segments too big for GSO go the plain way', async (t) => {
+    const script = `
+      const s = require(${JSON.stringify(UDPX)}).createSocket('udp4');
+      s.bind(0, '10.80.0.1', () => {
+        s.sendBatch(Array.from({ length: 10 }, () => Buffer.alloc(1400)), 9, '10.80.0.2', (err, n) => {
+          console.log(err ? err.code : 'sent ' + n); s.close();
+        });
+      });`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('ip', ['netns', 'exec', A, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let o = '';
+      child.stdout.on('data', (d) => { o += d; });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+      child.on('close', (code) => { clearTimeout(timer); code === 0 ? resolve(o.trim()) : reject(new Error(`exit ${code}`)); });
+    });
+    t.is(out, 'sent 10');
+  });
+
   test('setDontFragment: over a 1280-byte MTU, 1400 bytes fail EMSGSIZE with DF and go out fragmented without', async (t) => {
     t.is(await sendBig(true), 'EMSGSIZE');
     t.is(await sendBig(false), 'sent');

@@ -90,7 +90,9 @@ export interface IteratorOptions {
 interface IteratorHost {
   on(event: string, fn: (...args: any[]) => void): unknown;
   removeListener(event: string, fn: (...args: any[]) => void): unknown;
-  receiveBatches(handler: ((batch: DatagramBatch) => void) | null): unknown;
+  /** Starts feeding `fn` every batch; returns the function that stops it. */
+  consume(fn: (batch: DatagramBatch) => void): () => void;
+  /** One iterator's vote: false while it is full. */
   setReading(on: boolean): void;
   countQueueDrops(n: number): void;
 }
@@ -172,15 +174,18 @@ export function messageIterator(host: IteratorHost, options: IteratorOptions = {
     done = true;
     host.removeListener('close', finish);
     host.removeListener('error', onError);
-    host.receiveBatches(null);
-    if (paused) host.setReading(true);
+    stopConsuming();
+    if (paused) {
+      paused = false;
+      host.setReading(true);
+    }
     settle();
   };
   const onError = (err: unknown) => {
     failure = err;
     finish();
   };
-  host.receiveBatches(onBatch);
+  const stopConsuming = host.consume(onBatch);
   host.on('close', finish);
   host.on('error', onError);
 

@@ -46,6 +46,11 @@ export interface HandleOwner {
 /** The outcome of a batch send: datagrams sent, and the error that stopped it (or 0). */
 export type BatchDone = (err: number, sent: number) => void;
 
+/** Datagrams handed to the binding per call (4 sendmmsg/GSO calls of 64). */
+const WINDOW = 256;
+/** Datagrams sent per event-loop turn before a batch waits for the next writable event. */
+const MAX_PER_TURN = 4096;
+
 /** A batch in progress: what was sent so far survives an EAGAIN. */
 class BatchSend {
   sent = 0;
@@ -59,27 +64,37 @@ class BatchSend {
     private readonly segment: number,
   ) {}
 
+  /**
+   * Sends the next windows of the batch. Returns 0 when all went out, an errno when one
+   * failed, or EAGAIN to continue when writable: after the kernel took only part of a
+   * window (pushback, or an error on the next datagram that the retry reports), or after
+   * MAX_PER_TURN datagrams, so that a huge batch does not hold the event loop.
+   */
   attempt(): number {
     const n = this.list.length;
-    while (this.sent < n) {
+    const stop = Math.min(n, this.sent + MAX_PER_TURN);
+    while (this.sent < stop) {
+      const end = Math.min(stop, this.sent + WINDOW);
+      const want = end - this.sent;
       let r: number;
       if (this.segment > 0) {
-        const rest = Buffer.concat(this.list.slice(this.sent));
-        r = this.native.sendSegments(rest, this.segment, this.ports[0] ?? 0, this.ips[0]);
+        const chunk = Buffer.concat(this.list.slice(this.sent, end));
+        r = this.native.sendSegments(chunk, this.segment, this.ports[0] ?? 0, this.ips[0]);
       } else {
         const many = this.ips.length > 0;
-        r = this.native.sendBatch(this.list.slice(this.sent), many ? this.ports.slice(this.sent) : [],
-          many ? this.ips.slice(this.sent) : []);
+        r = this.native.sendBatch(this.list.slice(this.sent, end), many ? this.ports.slice(this.sent, end) : [],
+          many ? this.ips.slice(this.sent, end) : []);
       }
       if (r > 0) {
         this.sent += r;
+        if (r < want) return EAGAIN;
         continue;
       }
       if (r === EAGAIN) return EAGAIN;
       this.error = r < 0 ? r : EAGAIN;
       return this.error;
     }
-    return 0;
+    return this.sent < n ? EAGAIN : 0;
   }
 }
 
@@ -88,6 +103,9 @@ export class Handle {
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   private connected = false;
+  private keepAlive: NodeJS.Timeout | null = null;
+  /** The last peer address the binding sent (it sends `undefined` while unchanged). */
+  private lastAddress = '';
   /** What the native side holds from setDestination (ip, port), or null. */
   private destIp: string | null = null;
   private destPort = -1;
@@ -206,12 +224,16 @@ export class Handle {
 
   recvStart(): number {
     return this.native.recvStart(
-      ((a: Buffer | number, address: string, port: number, metadata?: object) => {
+      ((a: Buffer | number, address: string | undefined, port: number, metadata?: object) => {
         // Every receive path runs through here: a number is a receive error.
-        const owner = this.owner;
-        if (owner === null) return;
-        if (typeof a === 'number') owner.onRecvError(a);
-        else owner.onMessage(a, address, port, metadata);
+        if (typeof a === 'number') {
+          this.owner?.onRecvError(a);
+          return;
+        }
+        // The binding sends a peer's address only when it changes.
+        if (address === undefined) address = this.lastAddress;
+        else this.lastAddress = address;
+        this.owner?.onMessage(a, address, port, metadata);
       }) as (arg?: unknown) => unknown,
       () => this.flush(),
     );
@@ -239,7 +261,8 @@ export class Handle {
     for (const b of list) bytes += b.length;
     return this.enqueue({
       attempt,
-      finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? 0 : r),
+      // As libuv's send callback: on error, the size that was to be sent.
+      finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? bytes : r),
       bytes,
     });
   }
@@ -312,6 +335,22 @@ export class Handle {
     this.owner?.onDrain();
   }
 
+  /**
+   * Pauses or resumes reading. A paused socket has no active poll, so a ref'd one holds
+   * the event loop with an idle timer instead, as a reading one would.
+   */
+  setReading(on: boolean): void {
+    if (this.closed) return;
+    this.native.setReading(on);
+    if (on) {
+      if (this.keepAlive) clearInterval(this.keepAlive);
+      this.keepAlive = null;
+    } else if (!this.keepAlive) {
+      this.keepAlive = setInterval(() => {}, 2 ** 30);
+      if (!this.hasRef()) this.keepAlive.unref();
+    }
+  }
+
   /** Batched delivery to the owner's onBatch (true) or one onMessage call per datagram. */
   setBatchDelivery(on: boolean): number {
     return this.native.setBatchHandler(on ? ((buf: Buffer, meta: Uint32Array, addrs: string[], metadata?: object[]) => {
@@ -329,10 +368,12 @@ export class Handle {
 
   ref(): void {
     this.native.setRef(true);
+    this.keepAlive?.ref();
   }
 
   unref(): void {
     this.native.setRef(false);
+    this.keepAlive?.unref();
   }
 
   hasRef(): boolean {
@@ -342,6 +383,8 @@ export class Handle {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = null;
     this.native.close();
     this.owner = null;
     const pending = this.queue;

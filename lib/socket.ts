@@ -70,6 +70,10 @@ interface State {
   lastStats?: Omit<SocketStats, 'queueDrops'>;
   clusterHandle?: { close(): void };
   batchHandler: ((batch: DatagramBatch) => void) | null;
+  /** Async iterators reading this socket, each fed every batch. */
+  consumers: Set<(batch: DatagramBatch) => void>;
+  /** How many of them are full: reading pauses while any is. */
+  pausers: number;
   queueDrops: number;
 }
 
@@ -181,6 +185,8 @@ export class Socket extends EventEmitter implements HandleOwner {
       gro: !!(options && options.gro),
       recvMetadata: !!(options && options.recvMetadata),
       batchHandler: null,
+      consumers: new Set(),
+      pausers: 0,
       queueDrops: 0,
     };
 
@@ -222,6 +228,7 @@ export class Socket extends EventEmitter implements HandleOwner {
     }
     const batch = new DatagramBatch(buf, meta, addresses, index, metadata);
     state.batchHandler?.(batch);
+    for (const consume of state.consumers) consume(batch);
     if (this.listenerCount('message') > 0) {
       for (let i = 0; i < batch.length && this[kState].handle; i++) this.emit('message', batch.data(i), batch.rinfo(i));
     }
@@ -704,7 +711,11 @@ function batchLookupFailed(self: Socket, ex: unknown, callback: Callback | undef
 
 function sendBatchNow(self: Socket, list: Buffer[], ports: number[], ips: string[], hosts: Array<string | undefined>, callback: Callback | undefined): void {
   const state = self[kState];
-  if (!state.handle) return;
+  if (!state.handle) {
+    // Closed while the addresses were looked up: nothing was sent, and the callback says so.
+    if (callback) process.nextTick(callback, ERR_SOCKET_DGRAM_NOT_RUNNING(), 0);
+    return;
+  }
   for (let i = 0; i < ips.length; i++) {
     if (isBlocked(state.sendBlockList, ips[i])) {
       if (callback) process.nextTick(callback, ERR_IP_BLOCKED(ips[i]), 0);
@@ -745,19 +756,38 @@ Socket.prototype.receiveBatches = function(this: Socket, handler: ((batch: Datag
   const state = this[kState];
   healthCheck(this);
   state.batchHandler = handler;
-  const err = state.handle!.setBatchDelivery(handler !== null);
-  if (err) throw errnoException(err, 'receiveBatches');
+  updateBatchDelivery(this);
   return this;
 };
 
+/** Batches reach JS as batches while a handler or an iterator wants them. */
+function updateBatchDelivery(self: Socket): void {
+  const state = self[kState];
+  if (!state.handle) return;
+  const err = state.handle.setBatchDelivery(state.batchHandler !== null || state.consumers.size > 0);
+  if (err) throw errnoException(err, 'receiveBatches');
+}
+
 Socket.prototype.messages = function(this: Socket, options?: IteratorOptions) {
+  healthCheck(this);
   const self = this;
+  const state = this[kState];
   return messageIterator({
     on: (e, fn) => self.on(e, fn),
     removeListener: (e, fn) => self.removeListener(e, fn),
-    receiveBatches: (h) => (self[kState].handle ? self.receiveBatches(h) : undefined),
-    setReading: (on) => self[kState].handle?.native.setReading(on),
-    countQueueDrops: (n) => { self[kState].queueDrops += n; },
+    consume: (fn) => {
+      if (fn) state.consumers.add(fn);
+      updateBatchDelivery(self);
+      return () => {
+        if (fn) state.consumers.delete(fn);
+        updateBatchDelivery(self);
+      };
+    },
+    setReading: (on) => {
+      state.pausers += on ? -1 : 1;
+      state.handle?.setReading(state.pausers === 0);
+    },
+    countQueueDrops: (n) => { state.queueDrops += n; },
   }, options);
 };
 

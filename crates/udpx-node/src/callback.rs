@@ -45,10 +45,6 @@ impl JsCallback {
         Some(JsCallback { env, func: r, ctx })
     }
 
-    pub(crate) fn env(&self) -> sys::napi_env {
-        self.env
-    }
-
     /// Calls the function with the values `args` builds, inside a fresh handle scope.
     /// `args` returns `None` if it could not build them (the call is then skipped).
     pub(crate) fn call<const N: usize>(
@@ -113,20 +109,21 @@ fn report_uncaught(env: sys::napi_env) {
     }
 }
 
-/// A cached JS string for the last peer address seen, so a flood from one peer creates no
-/// string per datagram.
-pub(crate) struct StringCache {
-    key: Option<std::net::SocketAddr>,
-    value: sys::napi_ref,
+/// The last peer address handed to JS on the per-datagram path. N-API 8 cannot hold a
+/// reference to a string, so the JS side keeps the string: an unchanged address crosses as
+/// `undefined` and a flood from one peer creates no string per datagram.
+pub(crate) struct AddressMemo {
+    last: Option<std::net::SocketAddr>,
 }
 
-impl StringCache {
+impl AddressMemo {
     pub(crate) fn new() -> Self {
-        StringCache { key: None, value: ptr::null_mut() }
+        AddressMemo { last: None }
     }
 
-    /// The JS string for `addr` (its port ignored), made with `make` on a miss.
-    pub(crate) fn get(
+    /// The JS value for `addr`'s IP: `undefined` when it equals the last one, else a new
+    /// string from `make` (remembered).
+    pub(crate) fn value(
         &mut self,
         env: sys::napi_env,
         addr: std::net::SocketAddr,
@@ -135,31 +132,19 @@ impl StringCache {
         let mut key = addr;
         key.set_port(0);
         let mut v = ptr::null_mut();
-        if self.key == Some(key) && !self.value.is_null() {
-            // SAFETY: the reference belongs to `env` and is alive until `clear`.
-            if ok(unsafe { sys::napi_get_reference_value(env, self.value, &mut v) }) && !v.is_null() {
-                return Some(v);
-            }
+        if self.last == Some(key) {
+            // SAFETY: out-pointer is a live local.
+            return ok(unsafe { sys::napi_get_undefined(env, &mut v) }).then_some(v);
         }
-        let s = make();
-        // SAFETY: `s` outlives the call, which copies it.
-        if !ok(unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) }) {
-            return None;
-        }
-        self.clear(env);
-        // SAFETY: `v` is a live value in the caller's scope.
-        if ok(unsafe { sys::napi_create_reference(env, v, 1, &mut self.value) }) {
-            self.key = Some(key);
-        }
+        let v = string(env, &make())?;
+        self.last = Some(key);
         Some(v)
     }
+}
 
-    pub(crate) fn clear(&mut self, env: sys::napi_env) {
-        if !self.value.is_null() {
-            // SAFETY: the reference was created for `env` and is deleted once.
-            unsafe { sys::napi_delete_reference(env, self.value) };
-            self.value = ptr::null_mut();
-        }
-        self.key = None;
-    }
+/// A new JS string.
+pub(crate) fn string(env: sys::napi_env, s: &str) -> Option<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    // SAFETY: `s` outlives the call, which copies it.
+    ok(unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) }).then_some(v)
 }

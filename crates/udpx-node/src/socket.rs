@@ -12,7 +12,7 @@ use napi::sys;
 use napi_derive::napi;
 use udpx::{format_ip, parse_ip, BindOptions, Family, RecvBatch, UdpSocket};
 
-use crate::callback::{JsCallback, StringCache};
+use crate::callback::{string, AddressMemo, JsCallback};
 use crate::error::{status, uv_code, EBADF, EINVAL};
 use crate::uv::{self, Poll, PollTarget};
 
@@ -151,7 +151,7 @@ struct Inner {
     metadata: Cell<bool>,
     /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
     dest: Cell<Option<SocketAddr>>,
-    addr_cache: RefCell<StringCache>,
+    addr_memo: RefCell<AddressMemo>,
     /// The env-cleanup registration (a leaked `Rc<Inner>`), removed on close.
     cleanup: Cell<*const Inner>,
     env: Cell<sys::napi_env>,
@@ -341,7 +341,7 @@ impl Inner {
                 if !made {
                     return None;
                 }
-                let addr = self.addr_cache.borrow_mut().get(env, meta.source, || format_ip(&meta.source))?;
+                let addr = self.addr_memo.borrow_mut().value(env, meta.source, || format_ip(&meta.source))?;
                 Some([buf, addr, port])
             })
         }
@@ -381,10 +381,20 @@ impl Inner {
                 if !made || (total > 0 && data.is_null()) || (datagrams > 0 && meta_ptr.is_null()) {
                     return None;
                 }
-                // SAFETY: napi_create_buffer/arraybuffer returned regions of exactly
-                // `total` bytes and `datagrams * 4` u32s (ArrayBuffers are 8-aligned).
-                let out = unsafe { std::slice::from_raw_parts_mut(data as *mut u8, total) };
-                let fields = unsafe { std::slice::from_raw_parts_mut(meta_ptr as *mut u32, datagrams * 4) };
+                // SAFETY: napi_create_buffer returned a region of exactly `total` bytes,
+                // non-null when `total > 0` (checked above); empty slices are not built
+                // from a possibly null pointer.
+                let out: &mut [u8] = if total == 0 {
+                    &mut []
+                } else {
+                    unsafe { std::slice::from_raw_parts_mut(data as *mut u8, total) }
+                };
+                let fields: &mut [u32] = if datagrams == 0 {
+                    &mut []
+                } else {
+                    // SAFETY: as above: `datagrams * 4` u32s, 8-aligned, non-null (checked).
+                    unsafe { std::slice::from_raw_parts_mut(meta_ptr as *mut u32, datagrams * 4) }
+                };
                 let mut sources: Vec<SocketAddr> = Vec::new();
                 let (mut off, mut k) = (0usize, 0usize);
                 for i in 0..n {
@@ -392,7 +402,7 @@ impl Inner {
                     let idx = match sources.iter().position(|a| a.ip() == m.source.ip()) {
                         Some(idx) => idx,
                         None => {
-                            let s = self.addr_cache.borrow_mut().get(env, m.source, || format_ip(&m.source))?;
+                            let s = string(env, &format_ip(&m.source))?;
                             // SAFETY: `addrs` is a live array; `s` a live string.
                             unsafe { sys::napi_set_element(env, addrs, sources.len() as u32, s) };
                             sources.push(m.source);
@@ -442,9 +452,7 @@ impl Inner {
             release_fd(&s);
         }
         let env = self.env.get();
-        if let Some(cb) = self.on_message.borrow_mut().take() {
-            self.addr_cache.borrow_mut().clear(cb.env());
-        }
+        self.on_message.borrow_mut().take();
         self.on_writable.borrow_mut().take();
         self.on_batch.borrow_mut().take();
         let hook = self.cleanup.replace(ptr::null());
@@ -492,7 +500,7 @@ impl NativeSocket {
                 stats: Cell::new(Counters::default()),
                 dest: Cell::new(None),
                 metadata: Cell::new(false),
-                addr_cache: RefCell::new(StringCache::new()),
+                addr_memo: RefCell::new(AddressMemo::new()),
                 cleanup: Cell::new(ptr::null()),
                 env: Cell::new(ptr::null_mut()),
             }),
@@ -507,9 +515,16 @@ impl NativeSocket {
 
     /// Adopts `fd` (`bind({ fd })`).
     #[napi(catch_unwind)]
-    pub fn open(&self, fd: i32) -> i32 {
+    pub fn open(&self, env: Env, fd: i32) -> i32 {
         if self.inner.socket.borrow().is_some() || OWNED_FDS.with(|f| f.borrow().contains(&fd)) {
             return -libc::EEXIST;
+        }
+        // A descriptor some other handle of Node's loop watches is not ours to take.
+        if let Ok(lp) = env.get_uv_event_loop() {
+            // SAFETY: this thread's running loop; the probe closes at once.
+            if fd >= 0 && unsafe { uv::fd_watched(lp.cast(), fd) } {
+                return -libc::EEXIST;
+            }
         }
         self.adopt(UdpSocket::from_fd(fd))
     }
@@ -671,6 +686,9 @@ impl NativeSocket {
     /// instead of one `onMessage` call each; `null` goes back to per-datagram calls.
     #[napi(catch_unwind)]
     pub fn set_batch_handler(&self, env: Env, on_batch: Option<Function>) -> i32 {
+        if self.inner.closed.get() {
+            return EBADF;
+        }
         let cb = match on_batch {
             // SAFETY: the function value comes from this call's arguments.
             Some(f) => match unsafe { JsCallback::new(env.raw(), f.raw(), "UDPXBATCH") } {

@@ -144,6 +144,27 @@ impl Poll {
     }
 }
 
+/// Whether `lp` already watches `fd` (another handle of Node's, say): libuv refuses a
+/// second poll handle on it with EEXIST, which is what `bind({ fd })` must report.
+///
+/// # Safety
+/// `lp` must be the running loop of the calling thread.
+pub(crate) unsafe fn fd_watched(lp: *mut UvLoop, fd: c_int) -> bool {
+    struct Probe;
+    impl PollTarget for Probe {
+        fn on_poll(&self, _: i32, _: i32) {}
+        fn on_closed(self: Box<Self>) {}
+    }
+    // SAFETY: forwarded contract; the probe is closed at once and never started.
+    match unsafe { Poll::new(lp, fd, Box::new(Probe)) } {
+        Ok(p) => {
+            p.close();
+            false
+        }
+        Err(e) => e.raw_os_error() == Some(libc::EEXIST),
+    }
+}
+
 /// # Safety
 /// `handle` came from [`Poll::new`] and libuv no longer references it.
 unsafe fn free_handle(handle: *mut UvHandle) {

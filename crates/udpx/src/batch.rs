@@ -41,19 +41,26 @@ pub(crate) fn send_segments(
         let n = per_call.min(total - sent);
         let start = sent * segment_size;
         let chunk = &buf[start..buf.len().min(start + n * segment_size)];
+        let plain = || {
+            let msgs: Vec<Transmit<'_>> =
+                chunk.chunks(segment_size).map(|contents| Transmit { destination, contents }).collect();
+            sys::send_batch(socket, &msgs)
+        };
         let r = if n > 1 && gso.load(Ordering::Relaxed) {
             match sys::send_gso(socket, chunk, segment_size as u16, destination) {
                 Ok(_) => Ok(n),
                 Err(e) if sys::gso_unsupported(&e) => {
                     gso.store(false, Ordering::Relaxed);
-                    continue;
+                    plain()
                 }
+                // Segments over the path MTU (EINVAL) or a send the kernel will not take
+                // whole (EMSGSIZE) go the plain way, where the kernel may fragment them;
+                // GSO stays on for the next send.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) => plain(),
                 Err(e) => Err(e),
             }
         } else {
-            let msgs: Vec<Transmit<'_>> =
-                chunk.chunks(segment_size).map(|contents| Transmit { destination, contents }).collect();
-            sys::send_batch(socket, &msgs)
+            plain()
         };
         match r {
             Ok(k) => {

@@ -66,7 +66,7 @@ impl UdpSocket {
     pub fn new(family: Family) -> io::Result<Self> {
         let inner = Socket::new(family.domain(), Type::DGRAM, Some(Protocol::UDP))?;
         inner.set_nonblocking(true)?;
-        Ok(UdpSocket { inner, family, gso: AtomicBool::new(true) })
+        Ok(UdpSocket { inner, family, gso: AtomicBool::new(sys::gso_supported()) })
     }
 
     /// Adopts an open UDP descriptor, taking ownership of it (as `bind({ fd })` does).
@@ -77,7 +77,7 @@ impl UdpSocket {
         let family = sys::udp_family(fd)?;
         let inner = sys::adopt_fd(fd);
         inner.set_nonblocking(true)?;
-        Ok(UdpSocket { inner, family, gso: AtomicBool::new(true) })
+        Ok(UdpSocket { inner, family, gso: AtomicBool::new(sys::gso_supported()) })
     }
 
     /// A new descriptor for the UDP socket behind `fd` (`dup`); `fd` stays the caller's.
@@ -86,7 +86,7 @@ impl UdpSocket {
         let family = sys::udp_family(fd)?;
         let inner = sys::dup_fd(fd)?;
         inner.set_nonblocking(true)?;
-        Ok(UdpSocket { inner, family, gso: AtomicBool::new(true) })
+        Ok(UdpSocket { inner, family, gso: AtomicBool::new(sys::gso_supported()) })
     }
 
     /// The family the socket was created with.

@@ -61,6 +61,10 @@ pub(crate) fn gso_unsupported(_: &io::Error) -> bool {
     true
 }
 
+pub(crate) fn gso_supported() -> bool {
+    false
+}
+
 pub(crate) fn set_gro(_: &SockRef<'_>, _: bool) -> io::Result<()> {
     Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
 }

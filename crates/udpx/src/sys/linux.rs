@@ -143,14 +143,20 @@ pub(crate) fn recv_batch(
         return Ok(0);
     }
     let RecvScratch { names, iovs, hdrs, ctrl } = scratch;
+    // Raw pointers from one base per array, so that filling entry i does not invalidate
+    // the pointers already handed out for entries before it.
+    let (names_p, iovs_p, ctrl_p) = (names.as_mut_ptr(), iovs.as_mut_ptr(), ctrl.as_mut_ptr());
     for (i, chunk) in storage.chunks_exact_mut(slot).take(n).enumerate() {
-        iovs[i] = libc::iovec { iov_base: chunk.as_mut_ptr().cast(), iov_len: slot };
+        // SAFETY: i < n <= MAX_BATCH, inside each scratch array.
+        let (name, iov, cmsg) = unsafe { (names_p.add(i), iovs_p.add(i), ctrl_p.add(i)) };
+        // SAFETY: `iov` points at a live iovec of the scratch.
+        unsafe { iov.write(libc::iovec { iov_base: chunk.as_mut_ptr().cast(), iov_len: slot }) };
         let h = &mut hdrs[i].msg_hdr;
-        h.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+        h.msg_name = name.cast();
         h.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        h.msg_iov = &mut iovs[i];
+        h.msg_iov = iov;
         h.msg_iovlen = 1;
-        h.msg_control = ctrl[i].as_mut_ptr().cast();
+        h.msg_control = cmsg.cast();
         h.msg_controllen = mem::size_of::<[u64; CMSG_WORDS]>();
         h.msg_flags = 0;
     }
@@ -313,7 +319,21 @@ pub(crate) fn send_gso(socket: &SockRef<'_>, buf: &[u8], segment: u16, dest: Opt
     }
 }
 
-/// Whether an error from a GSO send means "this kernel or device cannot segment".
+/// Whether an error from a GSO send means "this device cannot segment" (EIO: no checksum
+/// offload), as opposed to "this send does not fit" (EINVAL, EMSGSIZE: segments over the
+/// path MTU), after which the next send may well use GSO again.
 pub(crate) fn gso_unsupported(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIO | libc::ENOPROTOOPT | libc::EOPNOTSUPP))
+    matches!(e.raw_os_error(), Some(libc::EIO | libc::ENOPROTOOPT | libc::EOPNOTSUPP))
+}
+
+/// Whether this kernel has UDP GSO (Linux 4.18+), probed once per process by setting
+/// `UDP_SEGMENT` on a throwaway socket, as quinn-udp does.
+pub(crate) fn gso_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let Ok(s) = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None) else {
+            return false;
+        };
+        set_int_opt(&SockRef::from(&s), libc::SOL_UDP, libc::UDP_SEGMENT, 1200).is_ok()
+    })
 }

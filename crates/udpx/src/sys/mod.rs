@@ -16,6 +16,6 @@ mod fallback;
 use fallback as imp;
 
 pub(crate) use imp::{
-    bind_device, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting, set_gro, set_recv_metadata,
+    bind_device, gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting, set_gro, set_recv_metadata,
     RecvScratch,
 };
