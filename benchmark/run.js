@@ -1,5 +1,6 @@
 'use strict';
-// Side-by-side benchmark: udpx vs node:dgram vs native C loops, loopback only, one run.
+// Side-by-side benchmark: udpx vs node:dgram vs native C loops vs the Rust core's own loops
+// (and Bun's node:dgram when a `bun` is on PATH), loopback only, one run.
 //
 //   node benchmark/run.js [--quick] [--only <names>] [--rounds N] [--duration S]
 //                         [--flood gso|sendmmsg] [--no-pin] [--retries N] [--udpx <module>]
@@ -7,8 +8,9 @@
 //
 // Progress goes to stderr; the markdown report goes to stdout. Every measurement runs in
 // child processes of its own (benchmark/worker.js for JS, a C program compiled here with
-// gcc -O2 into a temporary directory), implementations alternate from round to round, and
-// the median over rounds is reported. Exit status 1 when udpx cannot be loaded or a run failed.
+// gcc -O2 into a temporary directory, crates/udpx/examples/loopbench.rs built with cargo
+// --release), implementations alternate from round to round, and the median over rounds is
+// reported. Exit status 1 when udpx cannot be loaded or a run failed.
 
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -17,17 +19,52 @@ const path = require('node:path');
 
 const WORKER = path.join(__dirname, 'worker.js');
 const NATIVE_SRC = path.join(__dirname, 'native', 'udpbench.c');
+const REPO = path.join(__dirname, '..');
+const LOOPBENCH = path.join(REPO, 'target', 'release', 'examples', 'loopbench');
 
-const MEASUREMENTS = ['send64', 'send1200', 'recv64', 'recv1200', 'rtt1cpu', 'rtt2cpu'];
+const MEASUREMENTS = [
+  'send64',
+  'send1200',
+  'sendmany64',
+  'sendmany1200',
+  'sendgso64',
+  'sendgso1200',
+  'recv64',
+  'recv1200',
+  'recvbatch64',
+  'recvbatch1200',
+  'rtt1cpu',
+  'rtt2cpu',
+];
 const PING = ['rtt1cpu', 'rtt2cpu'];
-const ALIASES = { send: ['send64', 'send1200'], recv: ['recv64', 'recv1200'], pingpong: PING, ping: PING, rtt: PING };
+const BATCHED = ['sendmany64', 'sendmany1200', 'sendgso64', 'sendgso1200', 'recvbatch64', 'recvbatch1200'];
+const ALIASES = {
+  send: ['send64', 'send1200'],
+  recv: ['recv64', 'recv1200'],
+  sendmany: ['sendmany64', 'sendmany1200'],
+  sendgso: ['sendgso64', 'sendgso1200'],
+  gso: ['sendgso64', 'sendgso1200'],
+  recvbatch: ['recvbatch64', 'recvbatch1200'],
+  batch: BATCHED,
+  batched: BATCHED,
+  pingpong: PING,
+  ping: PING,
+  rtt: PING,
+};
+const GROUPS = 'send, sendmany, sendgso, recv, recvbatch, batch, pingpong';
+// Batched sends: datagrams per sendBatch()/sendmmsg() call, and how many sink ports the
+// many-peers test spreads them over.
+const BATCH = 64;
+const PEERS = 8;
+// Datagrams per UDP GSO send: the kernel takes at most 64 segments and 64 KiB.
+const gsoBatch = (size) => Math.max(1, Math.min(64, Math.floor(65000 / size)));
 
 function usage(code) {
   const text = `usage: node benchmark/run.js [options]
 
   --quick            short runs (0.5 s, 1 round, 3000 round trips) for development
   --only <names>     comma-separated subset: ${MEASUREMENTS.join(', ')}
-                     (or the groups send, recv, pingpong)
+                     (or the groups ${GROUPS})
   --rounds <n>       rounds per measurement, implementations alternating (default 3; quick 1)
   --duration <s>     seconds per send/receive run (default 2; quick 0.5)
   --flood <method>   how the C flooder of the receive test sends: gso (default; UDP GSO
@@ -89,7 +126,7 @@ function parseArgs(argv) {
       const names = ALIASES[name] || (MEASUREMENTS.includes(name) ? [name] : null);
       if (!names) {
         process.stderr.write(
-          `benchmark: unknown measurement "${name}"; known: ${MEASUREMENTS.join(', ')}, send, recv, pingpong\n`,
+          `benchmark: unknown measurement "${name}"; known: ${MEASUREMENTS.join(', ')}, ${GROUPS}\n`,
         );
         process.exit(2);
       }
@@ -255,17 +292,41 @@ class Child {
 
 let config;
 let nativeBin;
+// Every implementation a measurement may run, by key. kind: js (benchmark/worker.js under
+// `runtime`, node by default, require()ing `module`), C (udpbench), rust (loopbench).
 let IMPLS;
+const implOf = (key) => IMPLS[key];
+// Why an implementation was left out of this run (no bun, no cargo, ...), by key.
+const skipped = {};
+
+// The implementations of each measurement, in their column order.
+function implsFor(name) {
+  let keys;
+  if (name.startsWith('sendmany') || name.startsWith('sendgso')) keys = ['node', 'udpx', 'C', 'rust'];
+  else if (name.startsWith('recvbatch')) keys = ['node', 'udpx', 'udpxgro', 'C', 'Cgro', 'rust', 'rustgro'];
+  else keys = ['node', 'udpx', 'C', 'bun'];
+  return keys.filter((k) => IMPLS[k] && !skipped[k]);
+}
 
 function jsChild(impl, role, params, limit, cpu) {
   const opts = { role, module: impl.module, limit, ...params };
-  return new Child(`${impl.name} ${role}`, process.execPath, [WORKER, JSON.stringify(opts)], limit + 5, cpu);
+  return new Child(
+    `${impl.name} ${role}`,
+    impl.runtime || process.execPath,
+    [WORKER, JSON.stringify(opts)],
+    limit + 5,
+    cpu,
+  );
 }
 
 const pinTo = (cpu) => (canPin ? cpu : undefined);
 
 function cChild(mode, args, limit, cpu) {
   return new Child(`C ${mode}`, nativeBin, [mode, ...args.map(String)], limit, cpu);
+}
+
+function rustChild(mode, args, limit, cpu) {
+  return new Child(`Rust core ${mode}`, LOOPBENCH, [mode, ...args.map(String)], limit, cpu);
 }
 
 // With taskset and two CPUs, the process under test runs on CPU 0 and its C peer (sink,
@@ -300,8 +361,57 @@ function compileNative() {
   }
 }
 
+// The Rust core's loops: built once per run (deps are cached, so this takes seconds).
+function buildRust() {
+  try {
+    execFileSync('cargo', ['build', '--release', '-p', 'udpx', '--example', 'loopbench'], {
+      cwd: REPO,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 600e3,
+    });
+    if (!fs.existsSync(LOOPBENCH)) throw new Error(`${LOOPBENCH} missing after the build`);
+  } catch (err) {
+    const detail = (err.stderr ? err.stderr.toString() : err.message).trim().split('\n').slice(-3).join(' | ');
+    skipped.rust = skipped.rustgro = `\`cargo build --release -p udpx --example loopbench\` failed: ${detail}`;
+    progress.note(`Rust core skipped: ${skipped.rust}`);
+  }
+}
+
+// Bun runs the same JS workers through its node:dgram compatibility, when it is installed.
+async function checkBun() {
+  let bun = null;
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(dir || '.', 'bun');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) {
+        bun = candidate;
+        break;
+      }
+    } catch {}
+  }
+  if (!bun) {
+    skipped.bun = 'bun: not found, skipped';
+    return;
+  }
+  IMPLS.bun.runtime = bun;
+  const child = jsChild(IMPLS.bun, 'check', {}, 15);
+  try {
+    const res = await child.next();
+    if (!res.ok) throw new Error('a datagram sent to itself came back altered');
+    await child.exited;
+    try {
+      IMPLS.bun.version = execFileSync(bun, ['--version'], { timeout: 10e3 }).toString().trim();
+    } catch {}
+  } catch (err) {
+    child.stop('SIGKILL');
+    skipped.bun = `bun (${bun}) found but its node:dgram failed the smoke test: ${err.message.split('\n')[0]}`;
+    progress.note(skipped.bun);
+  }
+}
+
 async function checkUdpx() {
-  const udpx = IMPLS.find((i) => i.key === 'udpx');
+  const udpx = IMPLS.udpx;
   let resolved = udpx.module;
   try {
     if (!udpx.module.startsWith('node:')) resolved = require.resolve(udpx.module);
@@ -333,15 +443,16 @@ async function checkUdpx() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// A C receiver that counts what arrives; started before, stopped after the sender.
-async function withCReceiver(fn) {
+// A C receiver that counts what arrives (on `nports` sockets of its own); started before,
+// stopped after the sender. fn(port, ports).
+async function withCReceiver(fn, nports = 1) {
   // A big receive buffer (capped by net.core.rmem_max) so the sink drops as little as it can.
-  const rx = cChild('recv', [4 << 20], config.duration + 60, pinTo(PEER));
+  const rx = cChild('recv', [4 << 20, nports], config.duration + 60, pinTo(PEER));
   try {
-    const { port } = await rx.next();
+    const { port, ports } = await rx.next();
     rx.send('start');
     await rx.next();
-    const result = await fn(port);
+    const result = await fn(port, ports || [port]);
     await sleep(100);
     rx.send('stop');
     const got = await rx.next();
@@ -355,7 +466,7 @@ async function withCReceiver(fn) {
 async function runSend(impl, size) {
   const limit = config.warmup + config.duration + 30;
   return withCReceiver(async (port) => {
-    const tx = impl.native
+    const tx = impl.kind === 'C'
       ? cChild('sendloop', [port, size, config.duration], limit, pinTo(UNDER_TEST))
       : jsChild(
           impl,
@@ -378,11 +489,68 @@ async function runSend(impl, size) {
   }));
 }
 
-async function runRecv(impl, size) {
+// Batched sends. many: 64 datagrams per call spread over 8 sink ports (udpx sendBatch of
+// { data, port, address } objects, C and Rust sendmmsg; node:dgram one send() each).
+// Otherwise one peer: udpx sendBatch of equal buffers (one UDP GSO send), C and Rust GSO
+// sends of the same count, node:dgram one send() each. Rate = datagrams the kernel took / s.
+async function runSendBatch(impl, size, many) {
+  const limit = config.warmup + config.duration + 30;
+  const batch = many ? BATCH : gsoBatch(size);
+  const r = await withCReceiver(
+    async (port, ports) => {
+      const cpu = pinTo(UNDER_TEST);
+      const dur = config.duration;
+      let tx;
+      if (impl.kind === 'C') {
+        tx = many
+          ? cChild('sendmany', [ports.join(','), size, dur], limit, cpu)
+          : cChild('flood', [port, size, dur, 'gso'], limit, cpu);
+      } else if (impl.kind === 'rust') {
+        tx = many
+          ? rustChild('sendmmsg', [ports.join(','), size, dur], limit, cpu)
+          : rustChild('gso', [port, size, dur], limit, cpu);
+      } else if (impl.key === 'udpx') {
+        const target = many ? { ports } : { port };
+        const p = { ...target, size, duration: dur, warmup: config.warmup, batch, burst: 4, window: 8 };
+        tx = jsChild(impl, 'sendbatch', p, limit, cpu);
+      } else {
+        const p = { port, ports: many ? ports : undefined, size, duration: dur, warmup: config.warmup, burst: 256 };
+        tx = jsChild(impl, 'send', p, limit, cpu);
+      }
+      try {
+        const res = await tx.next();
+        await tx.exited;
+        return res;
+      } finally {
+        tx.stop('SIGKILL');
+      }
+    },
+    many ? PEERS : 1,
+  );
+  if (r.method && r.method !== 'gso') throw new Error(`the C flooder could not use UDP GSO (sent with ${r.method})`);
+  return {
+    rate: r.sent / r.elapsed,
+    sinkShare: r.rx.received / (r.sent + (r.warmupSent || 0)),
+    perCall: r.calls ? r.sent / r.calls : undefined,
+    statsMismatch:
+      r.statsSent !== undefined && r.statsSent !== null && r.statsSent < r.sent ? r.sent - r.statsSent : undefined,
+    errors: r.errors,
+  };
+}
+
+// The receiving side of a receive test: a 'message' handler (node:dgram, udpx, Bun), a
+// receiveBatches handler (udpx in recvbatch, with or without GRO), or the C / Rust loops.
+function receiver(impl, batched, limit) {
+  const cpu = pinTo(UNDER_TEST);
+  if (impl.kind === 'C') return cChild('recv', [0, 1, impl.gro ? 1 : 0], limit, cpu);
+  if (impl.kind === 'rust') return rustChild('recv', [impl.gro ? 1 : 0], limit, cpu);
+  if (batched && (impl.key === 'udpx' || impl.key === 'udpxgro')) return jsChild(impl, 'recvbatch', { gro: !!impl.gro }, limit, cpu);
+  return jsChild(impl, 'recv', {}, limit, cpu);
+}
+
+async function runRecv(impl, size, batched = false) {
   const limit = config.duration + 60;
-  const rx = impl.native
-    ? cChild('recv', [], limit, pinTo(UNDER_TEST))
-    : jsChild(impl, 'recv', {}, limit, pinTo(UNDER_TEST));
+  const rx = receiver(impl, batched, limit);
   let flood;
   try {
     const { port } = await rx.next();
@@ -401,8 +569,13 @@ async function runRecv(impl, size) {
       dropShare: Math.max(0, f.sent - r.received) / f.sent,
       offered: f.sent / f.elapsed,
       floodMethod: f.method,
-      perCall: r.calls ? r.received / r.calls : undefined, // C only: datagrams per recvmmsg()
+      // datagrams per recvmmsg() (C, Rust) or per receiveBatches handler call (udpx)
+      perCall: r.calls ? r.received / r.calls : r.batches ? r.received / r.batches : undefined,
       rssGrowth: r.rss !== undefined ? r.rss - r.rss0 : undefined,
+      statsMismatch:
+        r.statsReceived !== undefined && r.statsReceived !== r.received
+          ? `handler counted ${r.received}, stats().datagramsReceived ${r.statsReceived}`
+          : undefined,
     };
   } finally {
     rx.stop('SIGKILL');
@@ -415,12 +588,13 @@ async function runPing(impl, cpus) {
   const size = 64;
   const limit = config.pingLimit + 30;
   const [echoCpu, clientCpu] = cpus.map(pinTo);
-  const echo = impl.native ? cChild('echo', [], limit, echoCpu) : jsChild(impl, 'echo', {}, limit, echoCpu);
+  const native = impl.kind === 'C';
+  const echo = native ? cChild('echo', [], limit, echoCpu) : jsChild(impl, 'echo', {}, limit, echoCpu);
   let client;
   try {
     const { port } = await echo.next();
     const p = { port, size, count: config.pingCount, warmup: config.pingWarmup, duration: config.pingLimit };
-    client = impl.native
+    client = native
       ? cChild('ping', [port, size, p.count, p.warmup, p.duration], limit, clientCpu)
       : jsChild(impl, 'ping', p, limit, clientCpu);
     const r = await client.next();
@@ -429,7 +603,7 @@ async function runPing(impl, cpus) {
     return { median: r.median / 1000, p99: r.p99 / 1000, n: r.n, lost: r.lost }; // µs
   } finally {
     if (client) client.stop('SIGKILL');
-    if (impl.native) await echo.stop('SIGTERM');
+    if (native) await echo.stop('SIGTERM');
     else {
       echo.send('stop');
       await Promise.race([echo.exited, sleep(2000)]);
@@ -443,6 +617,12 @@ const RUNNERS = {
   send1200: { title: 'send 1200 B', run: (impl) => runSend(impl, 1200) },
   recv64: { title: 'receive 64 B', run: (impl) => runRecv(impl, 64) },
   recv1200: { title: 'receive 1200 B', run: (impl) => runRecv(impl, 1200) },
+  sendmany64: { title: 'batched send to 8 peers 64 B', run: (impl) => runSendBatch(impl, 64, true) },
+  sendmany1200: { title: 'batched send to 8 peers 1200 B', run: (impl) => runSendBatch(impl, 1200, true) },
+  sendgso64: { title: 'batched send to one peer (GSO) 64 B', run: (impl) => runSendBatch(impl, 64, false) },
+  sendgso1200: { title: 'batched send to one peer (GSO) 1200 B', run: (impl) => runSendBatch(impl, 1200, false) },
+  recvbatch64: { title: 'batched receive 64 B', run: (impl) => runRecv(impl, 64, true) },
+  recvbatch1200: { title: 'batched receive 1200 B', run: (impl) => runRecv(impl, 1200, true) },
   rtt1cpu: { title: 'ping-pong, one CPU', run: (impl) => runPing(impl, [0, 0]) },
   rtt2cpu: { title: 'ping-pong, two CPUs', run: (impl) => runPing(impl, [0, 1]) },
 };
@@ -581,20 +761,88 @@ function row(label, values, fmt, targets) {
   return `| ${label} | ${fmt(n)} | ${fmt(u)} | ${fmtRatio(ratios.node)} | ${fmt(c)} | ${fmtRatio(ratios.C)} | ${verdict(ratios, targets)} |`;
 }
 
+// A row with a Rust core column too. values: { node, udpx, C, rust } arrays (udpx, C and
+// rust may name other keys through `keys`, e.g. the GRO variants).
+function row4(label, values, fmt, targets, keys = {}) {
+  const k = { node: 'node', udpx: 'udpx', C: 'C', rust: 'rust', ...keys };
+  const [n, u, c, r] = [k.node, k.udpx, k.C, k.rust].map((key) => median(values[key] || []));
+  const ratios = { node: u / n, C: u / c, rust: u / r };
+  // No Rust core loop for this measurement (the per-call ones): a dash, not "n/a".
+  const [rv, rr] = k.rust === null ? ['—', '—'] : [fmt(r), fmtRatio(ratios.rust)];
+  return `| ${label} | ${fmt(n)} | ${fmt(u)} | ${fmtRatio(ratios.node)} | ${fmt(c)} | ${fmtRatio(ratios.C)} | ${rv} | ${rr} | ${verdict(ratios, targets)} |`;
+}
+
 function metric(results, name, key) {
   const out = {};
-  for (const impl of IMPLS) out[impl.key] = (results[name]?.[impl.key] || []).map((r) => r[key]);
+  for (const k of Object.keys(IMPLS)) out[k] = (results[name]?.[k] || []).map((r) => r[key]);
   return out;
 }
+
+const TARGETS = {
+  send64: [{ against: 'C', op: '>=', value: 0.9, text: '≥ 0.9× C' }],
+  sendmany: [{ against: 'C', op: '>=', value: 0.9, text: '≥ 0.9× C sendmmsg' }],
+  sendgso: [{ against: 'node', op: '>=', value: 5, text: '≥ 5× node' }],
+  recv: [{ against: 'node', op: '<=', value: 1 / 1.5, text: '≤ 1/1.5 node' }],
+  recvbatch: [{ against: 'node', op: '<=', value: 1 / 3, text: '≤ 1/3 node' }],
+  recvgro: [{ against: 'node', op: '<=', value: 1 / 10, text: '≤ 1/10 node' }],
+  rttMedian: [
+    { against: 'C', op: '<=', value: 1.1, text: '≤ 1.1× C' },
+    { against: 'node', op: '<=', value: 1, text: '≤ node' },
+  ],
+  rttP99: [{ against: 'node', op: '<=', value: 1, text: '≤ node' }],
+};
+
+// Every row of the final summary table: [measurement, metric, label, format, targets, keys].
+const SUMMARY = [
+  ['send64', 'rate', 'send 64 B, one datagram per call (datagrams/s)', fmtRate, TARGETS.send64],
+  ['send1200', 'rate', 'send 1200 B, one datagram per call (datagrams/s)', fmtRate, []],
+  ['sendmany64', 'rate', 'batched send to 8 peers, 64 B (datagrams/s)', fmtRate, TARGETS.sendmany],
+  ['sendmany1200', 'rate', 'batched send to 8 peers, 1200 B (datagrams/s)', fmtRate, TARGETS.sendmany],
+  ['sendgso64', 'rate', 'batched send to one peer (GSO), 64 B (datagrams/s)', fmtRate, TARGETS.sendgso],
+  ['sendgso1200', 'rate', 'batched send to one peer (GSO), 1200 B (datagrams/s)', fmtRate, TARGETS.sendgso],
+  ['recv64', 'cpuPerDgram', "receive 64 B, 'message' handler (CPU/datagram)", fmtUs, TARGETS.recv],
+  ['recv1200', 'cpuPerDgram', "receive 1200 B, 'message' handler (CPU/datagram)", fmtUs, TARGETS.recv],
+  ['recvbatch64', 'cpuPerDgram', 'batched receive 64 B (CPU/datagram)', fmtUs, TARGETS.recvbatch],
+  ['recvbatch1200', 'cpuPerDgram', 'batched receive 1200 B (CPU/datagram)', fmtUs, TARGETS.recvbatch],
+  [
+    'recvbatch64',
+    'cpuPerDgram',
+    'batched receive 64 B with GRO (CPU/datagram)',
+    fmtUs,
+    TARGETS.recvgro,
+    { udpx: 'udpxgro', C: 'Cgro', rust: 'rustgro' },
+  ],
+  [
+    'recvbatch1200',
+    'cpuPerDgram',
+    'batched receive 1200 B with GRO (CPU/datagram)',
+    fmtUs,
+    TARGETS.recvgro,
+    { udpx: 'udpxgro', C: 'Cgro', rust: 'rustgro' },
+  ],
+  ['rtt1cpu', 'median', 'ping-pong RTT median, one CPU', fmtUs, TARGETS.rttMedian],
+  ['rtt1cpu', 'p99', 'ping-pong RTT p99, one CPU', fmtUs, TARGETS.rttP99],
+  ['rtt2cpu', 'median', 'ping-pong RTT median, two CPUs', fmtUs, TARGETS.rttMedian],
+  ['rtt2cpu', 'p99', 'ping-pong RTT p99, two CPUs', fmtUs, TARGETS.rttP99],
+];
+
+const ROW4_HEAD = (udpx, c, rust, better) => [
+  `| measurement | node:dgram | ${udpx} | udpx/node (${better}) | ${c} | udpx/C | ${rust} | udpx/Rust | target |`,
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+];
 
 function report(results, failures, started, load0, foreign, noise) {
   const cpu = os.cpus();
   const lines = [];
-  const udpx = IMPLS.find((i) => i.key === 'udpx');
-  lines.push('## udpx vs node:dgram vs C — loopback UDP (127.0.0.1)', '');
-  lines.push(`- machine: ${cpu[0]?.model.trim() || 'unknown CPU'}, ${cpu.length} CPUs, ${os.type()} ${os.release()}`);
+  const udpx = IMPLS.udpx;
+  const machine = `${cpu[0]?.model.trim() || 'unknown CPU'}, ${cpu.length} CPUs, ${os.type()} ${os.release()}`;
+  lines.push('## udpx vs node:dgram vs C vs the Rust core — loopback UDP (127.0.0.1)', '');
+  lines.push(`- machine: ${machine}`);
   lines.push(
-    `- node ${process.version}; udpx = \`${path.relative(process.cwd(), udpx.resolved) || udpx.resolved}\`; C = gcc -O2`,
+    `- node ${process.version}; udpx = \`${path.relative(process.cwd(), udpx.resolved) || udpx.resolved}\`; C = gcc -O2; ` +
+      `Rust core = \`${path.relative(process.cwd(), LOOPBENCH)}\` (cargo --release)` +
+      (skipped.rust ? ' — not built, skipped' : '') +
+      `; ${skipped.bun ? skipped.bun : `Bun ${IMPLS.bun.version || ''} = \`${IMPLS.bun.runtime}\``}`,
   );
   lines.push(`- date: ${started.toISOString()}`);
   lines.push(
@@ -705,6 +953,100 @@ function report(results, failures, started, load0, foreign, noise) {
     }
     lines.push('');
   }
+  const pinNote = canPin ? ' Sender on CPU 0, sink on CPU 1 (taskset).' : '';
+  if (has('sendmany64') || has('sendmany1200')) {
+    lines.push('### Batched send to many peers (datagrams/s; higher is better)', '');
+    lines.push(
+      `${BATCH} datagrams per call, destinations cycling over ${PEERS} ports of a C \`recvmmsg()\` sink (one socket per port, SO_RCVBUF 4 MiB). ` +
+        `udpx: \`sendBatch([{ data, port, address }, ...], cb)\` (sendmmsg), up to 4 calls per event-loop turn and 8 awaiting their callback, ` +
+        'counting the `sent` the callbacks report; node:dgram: one `send()` per datagram, as in the per-call test; ' +
+        `C: a \`sendmmsg()\` loop; Rust core: a \`UdpSocket::send_batch\` loop.${pinNote}`,
+      '',
+    );
+    lines.push(...ROW4_HEAD('udpx sendBatch', 'C sendmmsg', 'Rust send_batch', '>1: udpx faster'));
+    for (const [name, size] of [
+      ['sendmany64', 64],
+      ['sendmany1200', 1200],
+    ]) {
+      if (has(name)) lines.push(row4(`${size} B to ${PEERS} peers`, metric(results, name, 'rate'), fmtRate, TARGETS.sendmany));
+    }
+    lines.push('');
+  }
+  if (has('sendgso64') || has('sendgso1200')) {
+    lines.push('### Batched send to one peer, UDP GSO (datagrams/s; higher is better)', '');
+    lines.push(
+      'udpx: `sendBatch(buffers, port, address, cb)` with equal buffers, one UDP GSO send per call ' +
+        `(${gsoBatch(64)} datagrams of 64 B, ${gsoBatch(1200)} of 1200 B: the kernel takes at most 64 segments and 64 KiB), ` +
+        'paced as above; node:dgram: one `send()` per datagram; C: a GSO `sendmsg()` loop of the same buffers (the receive test\'s flooder); ' +
+        'Rust core: a `UdpSocket::send_segments` loop. Datagrams counted as the kernel took them; a C sink (no GRO) receives what it can.' +
+        pinNote,
+      '',
+    );
+    lines.push(...ROW4_HEAD('udpx sendBatch', 'C GSO', 'Rust send_segments', '>1: udpx faster'));
+    for (const [name, size] of [
+      ['sendgso64', 64],
+      ['sendgso1200', 1200],
+    ]) {
+      if (has(name)) lines.push(row4(`${size} B to one peer`, metric(results, name, 'rate'), fmtRate, TARGETS.sendgso));
+    }
+    lines.push('');
+  }
+  if (has('sendmany64') || has('sendmany1200') || has('sendgso64') || has('sendgso1200')) {
+    lines.push('| batched send, sanity | node:dgram | udpx | C | Rust core |');
+    lines.push('| --- | ---: | ---: | ---: | ---: |');
+    for (const name of ['sendmany64', 'sendmany1200', 'sendgso64', 'sendgso1200']) {
+      if (!has(name)) continue;
+      const share = metric(results, name, 'sinkShare');
+      lines.push(
+        `| ${RUNNERS[name].title}: share the sink received | ${fmtPct(median(share.node))} | ${fmtPct(median(share.udpx))} | ${fmtPct(median(share.C))} | ${fmtPct(median(share.rust))} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (has('recvbatch64') || has('recvbatch1200')) {
+    lines.push('### Batched receive (CPU time per datagram; lower is better)', '');
+    lines.push(
+      "The same C GSO flood as the receive test above. node:dgram: a `'message'` handler (it has no batches); " +
+        'udpx: a `receiveBatches(handler)` handler adding `batch.length` per wake-up, and the same with ' +
+        "`createSocket({ type: 'udp4', gro: true })`: with UDP GRO loopback hands each GSO buffer to the socket as one " +
+        'coalesced run, which udpx splits back into datagrams. C: the `recvmmsg()` loop (64 slots), with GRO 64 KiB slots and datagrams ' +
+        'counted from the UDP_GRO segment size; Rust core: a `UdpSocket::recv_batch` loop (64 slots), with GRO after `set_gro(true)` — ' +
+        'the practical limit of the core. Default receive buffer everywhere.' +
+        (canPin ? ' Receiver on CPU 0, flooder on CPU 1 (taskset).' : ''),
+      '',
+    );
+    lines.push(...ROW4_HEAD('udpx receiveBatches', 'C recvmmsg', 'Rust recv_batch', '<1: udpx cheaper'));
+    const gro = { udpx: 'udpxgro', C: 'Cgro', rust: 'rustgro' };
+    for (const [name, size] of [
+      ['recvbatch64', 64],
+      ['recvbatch1200', 1200],
+    ]) {
+      if (!has(name)) continue;
+      const m = metric(results, name, 'cpuPerDgram');
+      lines.push(row4(`${size} B, no GRO`, m, fmtUs, TARGETS.recvbatch));
+      lines.push(row4(`${size} B, GRO (udpx, C and Rust)`, m, fmtUs, TARGETS.recvgro, gro));
+    }
+    lines.push('');
+    const keys = ['node', 'udpx', 'udpxgro', 'C', 'Cgro', 'rust', 'rustgro'];
+    lines.push(`| under the same flood | ${keys.map((k) => IMPLS[k].name).join(' | ')} |`);
+    lines.push(`| --- |${keys.map(() => ' ---: |').join('')}`);
+    for (const [name, size] of [
+      ['recvbatch64', 64],
+      ['recvbatch1200', 1200],
+    ]) {
+      if (!has(name)) continue;
+      const line = (what, key, fmt) => {
+        const m = metric(results, name, key);
+        return `| ${size} B: ${what} | ${keys.map((k) => fmt(median(m[k]))).join(' | ')} |`;
+      };
+      lines.push(line('received datagrams/s', 'rate', fmtRate));
+      lines.push(line('dropped', 'dropShare', fmtPct));
+      lines.push(line('offered by the flooder', 'offered', fmtRate));
+      lines.push(line('datagrams per handler call / recvmmsg', 'perCall', (x) => (Number.isFinite(x) ? x.toFixed(1) : '—')));
+      lines.push(line('RSS growth during the flood', 'rssGrowth', (x) => (Number.isFinite(x) ? fmtMiB(x) : '—')));
+    }
+    lines.push('');
+  }
   if (has('rtt1cpu') || has('rtt2cpu')) {
     lines.push(`### Round trip, ping-pong 64 B (µs; lower is better)`, '');
     lines.push(
@@ -745,8 +1087,14 @@ function report(results, failures, started, load0, foreign, noise) {
     const spread = [
       ['send64', 'rate', fmtRate, 'send 64 B'],
       ['send1200', 'rate', fmtRate, 'send 1200 B'],
+      ['sendmany64', 'rate', fmtRate, 'batched send to 8 peers 64 B'],
+      ['sendmany1200', 'rate', fmtRate, 'batched send to 8 peers 1200 B'],
+      ['sendgso64', 'rate', fmtRate, 'batched send to one peer 64 B'],
+      ['sendgso1200', 'rate', fmtRate, 'batched send to one peer 1200 B'],
       ['recv64', 'cpuPerDgram', fmtUs, 'receive 64 B CPU/datagram'],
       ['recv1200', 'cpuPerDgram', fmtUs, 'receive 1200 B CPU/datagram'],
+      ['recvbatch64', 'cpuPerDgram', fmtUs, 'batched receive 64 B CPU/datagram'],
+      ['recvbatch1200', 'cpuPerDgram', fmtUs, 'batched receive 1200 B CPU/datagram'],
       ['rtt1cpu', 'median', fmtUs, 'RTT median, one CPU'],
       ['rtt1cpu', 'p99', fmtUs, 'RTT p99, one CPU'],
       ['rtt2cpu', 'median', fmtUs, 'RTT median, two CPUs'],
@@ -754,13 +1102,14 @@ function report(results, failures, started, load0, foreign, noise) {
     ].filter(([n]) => has(n));
     if (spread.length) {
       lines.push('<details><summary>every round (spread behind the medians)</summary>', '');
-      lines.push('| measurement | node:dgram | udpx | C |');
-      lines.push('| --- | --- | --- | --- |');
+      lines.push('| measurement | implementation: value per round |');
+      lines.push('| --- | --- |');
       for (const [name, key, fmt, label] of spread) {
         const m = metric(results, name, key);
-        lines.push(
-          `| ${label} | ${m.node.map(fmt).join(', ')} | ${m.udpx.map(fmt).join(', ')} | ${m.C.map(fmt).join(', ')} |`,
-        );
+        const cells = Object.keys(results[name])
+          .filter((k) => m[k].length)
+          .map((k) => `${IMPLS[k].name}: ${m[k].map(fmt).join(', ')}`);
+        lines.push(`| ${label} | ${cells.join('; ')} |`);
       }
       lines.push('', '</details>', '');
     }
@@ -770,9 +1119,10 @@ function report(results, failures, started, load0, foreign, noise) {
   const anomalies = [];
   for (const [name, m] of Object.entries(results)) {
     for (const [key, runs] of Object.entries(m)) {
-      const who = `${RUNNERS[name].title} · ${IMPLS.find((i) => i.key === key).name}`;
+      const who = `${RUNNERS[name].title} · ${IMPLS[key].name}`;
       for (const r of runs) {
         if (r.errors) anomalies.push(`${who}: ${r.errors} send errors`);
+        if (r.statsMismatch) anomalies.push(`${who}: stats() disagrees: ${r.statsMismatch}`);
         if (r.lost) anomalies.push(`${who}: ${r.lost} round trips resent after 200 ms without a reply`);
         if (r.n !== undefined && r.n < config.pingCount)
           anomalies.push(`${who}: only ${r.n} of ${config.pingCount} round trips within ${config.pingLimit} s`);
@@ -790,6 +1140,47 @@ function report(results, failures, started, load0, foreign, noise) {
     for (const f of failures) lines.push(`- ${f.replace(/\n/g, ' | ')}`);
     lines.push('');
   }
+
+  // Bun: the per-call workers under Bun's node:dgram, next to node's.
+  lines.push('### Bun', '');
+  if (skipped.bun) lines.push(skipped.bun, '');
+  else {
+    lines.push(
+      `The same JS workers (per-call \`send()\`, \`'message'\` handler, ping-pong) under Bun ${IMPLS.bun.version || ''} (\`${IMPLS.bun.runtime}\`), through its \`node:dgram\`.`,
+      '',
+    );
+    lines.push('| measurement | node:dgram (node) | node:dgram (Bun) | Bun/node | udpx (node) | udpx/Bun |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const [name, key, label, fmt] of SUMMARY.filter(([n]) => !BATCHED.includes(n))) {
+      if (!has(name)) continue;
+      const m = metric(results, name, key);
+      const [n, b, u] = [median(m.node), median(m.bun), median(m.udpx)];
+      lines.push(`| ${label} | ${fmt(n)} | ${fmt(b)} | ${fmtRatio(b / n)} | ${fmt(u)} | ${fmtRatio(u / b)} |`);
+    }
+    lines.push('');
+  }
+
+  // The final table: every measurement of this run on one line each.
+  const summary = SUMMARY.filter(([n]) => has(n));
+  if (summary.length) {
+    lines.push('### Summary', '');
+    lines.push(`Machine: ${machine}; node ${process.version}; ${started.toISOString()}.`, '');
+    lines.push(
+      '| measurement | node:dgram | udpx | udpx/node | C | udpx/C | Rust core | udpx/Rust | target |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    );
+    for (const [name, key, label, fmt, targets, keys] of summary) {
+      const rust = BATCHED.includes(name) ? {} : { rust: null };
+      lines.push(row4(label, metric(results, name, key), fmt, targets, { ...rust, ...keys }));
+    }
+    lines.push('');
+    lines.push(
+      'Rates: higher is better; CPU and RTT: lower is better. Batched rows: udpx uses `sendBatch` / `receiveBatches`, node:dgram ' +
+        "per-call `send()` / `'message'`; C and Rust core loops use sendmmsg, GSO or recvmmsg as their section says; GRO rows use " +
+        'GRO in udpx, C and Rust (node:dgram cannot).',
+      '',
+    );
+  }
   return lines.join('\n');
 }
 
@@ -797,14 +1188,25 @@ function report(results, failures, started, load0, foreign, noise) {
 
 async function main() {
   config = parseArgs(process.argv.slice(2));
-  IMPLS = [
-    { key: 'node', name: 'node:dgram', module: 'node:dgram' },
-    { key: 'udpx', name: 'udpx', module: config.udpx },
-    { key: 'C', name: 'C', native: true },
-  ];
+  IMPLS = {
+    node: { key: 'node', name: 'node:dgram', kind: 'js', module: 'node:dgram' },
+    udpx: { key: 'udpx', name: 'udpx', kind: 'js', module: config.udpx },
+    udpxgro: { key: 'udpxgro', name: 'udpx (GRO)', kind: 'js', module: config.udpx, gro: true },
+    C: { key: 'C', name: 'C', kind: 'C' },
+    Cgro: { key: 'Cgro', name: 'C (GRO)', kind: 'C', gro: true },
+    rust: { key: 'rust', name: 'Rust core', kind: 'rust' },
+    rustgro: { key: 'rustgro', name: 'Rust core (GRO)', kind: 'rust', gro: true },
+    bun: { key: 'bun', name: 'Bun node:dgram', kind: 'js', module: 'node:dgram' },
+  };
   await checkUdpx();
   compileNative();
   checkPinning();
+  if (config.selected.some((n) => implsFor(n).includes('rust'))) {
+    progress.show('building the Rust core loops (cargo build --release -p udpx --example loopbench)');
+    buildRust();
+  }
+  await checkBun();
+  if (skipped.bun) progress.note(skipped.bun);
 
   // budget: seconds the whole benchmark may spend waiting for other processes to calm down.
   const noise = { runs: 0, repeated: 0, disturbed: 0, waited: 0, budget: config.quick ? 20 : 120 };
@@ -814,14 +1216,16 @@ async function main() {
   const load0 = os.loadavg()[0];
   const results = {};
   const failures = [];
-  const total = config.selected.length * config.rounds * IMPLS.length;
+  const total = config.selected.reduce((sum, n) => sum + implsFor(n).length * config.rounds, 0);
   let step = 0;
   for (const name of config.selected) {
     const m = RUNNERS[name];
-    results[name] = { node: [], udpx: [], C: [] };
+    const impls = implsFor(name).map(implOf);
+    results[name] = {};
+    for (const impl of impls) results[name][impl.key] = [];
     for (let round = 0; round < config.rounds; round++) {
       // Rotate the order each round so no implementation always runs first or last.
-      const order = IMPLS.map((_, i) => IMPLS[(i + round) % IMPLS.length]);
+      const order = impls.map((_, i) => impls[(i + round) % impls.length]);
       for (const impl of order) {
         step++;
         progress.show(`[${step}/${total}] ${m.title} · ${impl.name} · round ${round + 1}/${config.rounds}`);

@@ -82,8 +82,10 @@ const roles = {
   },
 
   // Per-call send: socket.send(buf, port, host) without callback, yielding every `burst` sends.
+  // With `ports` (several), the destination cycles over them datagram by datagram.
   async send() {
     const { port, size, duration, warmup, burst } = opts;
+    const ports = opts.ports && opts.ports.length > 1 ? opts.ports : null;
     const sock = dgram.createSocket('udp4');
     let errors = 0;
     sock.on('error', () => errors++);
@@ -96,8 +98,10 @@ const roles = {
       new Promise((resolve) => {
         let sent = 0;
         const end = performance.now() + seconds * 1000;
+        let k = 0;
         const pump = () => {
-          for (let i = 0; i < burst; i++) sock.send(buf, port, HOST);
+          if (ports) for (let i = 0; i < burst; i++) sock.send(buf, ports[k++ % ports.length], HOST);
+          else for (let i = 0; i < burst; i++) sock.send(buf, port, HOST);
           sent += burst;
           if (performance.now() < end) setImmediate(pump);
           else resolve(sent);
@@ -111,6 +115,68 @@ const roles = {
     const err = await flushed();
     const elapsed = (performance.now() - t0) / 1000;
     finish({ sent, warmupSent, elapsed, errors: errors + (err ? 1 : 0) }, [sock]);
+  },
+
+  // udpx's batched send: sendBatch() of `batch` datagrams per call, either to many peers
+  // (`ports`: [{ data, port, address }], one sendmmsg per 64) or to one (`port`: equal buffers,
+  // one UDP GSO send). `burst` calls per event-loop turn, at most `window` calls whose callback
+  // has not come yet; what is counted is the sum of `sent` the callbacks report.
+  async sendbatch() {
+    const { size, duration, warmup, batch, burst, window } = opts;
+    const sock = dgram.createSocket('udp4');
+    let errors = 0;
+    sock.on('error', () => errors++);
+    await bound(sock);
+    if (typeof sock.sendBatch !== 'function') fail(new Error(`${opts.module} has no sendBatch`));
+    const buf = Buffer.alloc(size);
+    let send;
+    if (opts.ports) {
+      const msgs = Array.from({ length: batch }, (_, i) => ({
+        data: buf,
+        port: opts.ports[i % opts.ports.length],
+        address: HOST,
+      }));
+      send = (cb) => sock.sendBatch(msgs, cb);
+    } else {
+      const list = Array.from({ length: batch }, () => buf);
+      send = (cb) => sock.sendBatch(list, opts.port, HOST, cb);
+    }
+    const phase = (seconds) =>
+      new Promise((resolve) => {
+        let sent = 0;
+        let calls = 0;
+        let outstanding = 0;
+        let ended = false;
+        const end = performance.now() + seconds * 1000;
+        const done = (err, n) => {
+          outstanding--;
+          if (err) errors++;
+          sent += n || 0;
+          if (ended && outstanding === 0) resolve({ sent, calls });
+        };
+        const pump = () => {
+          for (let i = 0; i < burst && outstanding < window; i++) {
+            outstanding++;
+            calls++;
+            send(done);
+          }
+          if (performance.now() < end) setImmediate(pump);
+          else {
+            ended = true;
+            if (outstanding === 0) resolve({ sent, calls });
+          }
+        };
+        pump();
+      });
+    const w = await phase(warmup);
+    const t0 = performance.now();
+    const r = await phase(duration);
+    const elapsed = (performance.now() - t0) / 1000;
+    const stats = typeof sock.stats === 'function' ? sock.stats() : null;
+    finish(
+      { sent: r.sent, calls: r.calls, warmupSent: w.sent, elapsed, errors, statsSent: stats && stats.datagramsSent },
+      [sock],
+    );
   },
 
   // Per-message receive: count datagrams in a 'message' handler; CPU measured between
@@ -144,6 +210,52 @@ const roles = {
             elapsed: (performance.now() - t0) / 1000,
             rss0,
             rss: process.memoryUsage.rss(),
+          },
+          [sock],
+        );
+      }
+    });
+    emit({ port });
+  },
+
+  // udpx's batched receive: a receiveBatches() handler counting batch.length per wake-up;
+  // with `gro`, createSocket({ type: 'udp4', gro: true }) (UDP GRO: coalesced runs, split
+  // apart by udpx). CPU measured between the driver's "start" and "stop", as in recv.
+  async recvbatch() {
+    const sock = dgram.createSocket(opts.gro ? { type: 'udp4', gro: true } : 'udp4');
+    if (typeof sock.receiveBatches !== 'function') fail(new Error(`${opts.module} has no receiveBatches`));
+    let received = 0;
+    let batches = 0;
+    const port = await bound(sock);
+    sock.receiveBatches((batch) => {
+      received += batch.length;
+      batches++;
+    });
+    let cpu0 = process.cpuUsage();
+    let t0 = performance.now();
+    let rss0 = process.memoryUsage.rss();
+    let stats0 = sock.stats();
+    onCommand((cmd) => {
+      if (cmd === 'start') {
+        received = batches = 0;
+        cpu0 = process.cpuUsage();
+        t0 = performance.now();
+        rss0 = process.memoryUsage.rss();
+        stats0 = sock.stats();
+        emit({ started: true });
+      } else if (cmd === 'stop') {
+        const cpu = process.cpuUsage(cpu0);
+        const stats = sock.stats();
+        finish(
+          {
+            received,
+            batches,
+            cpu: (cpu.user + cpu.system) / 1e6,
+            elapsed: (performance.now() - t0) / 1000,
+            rss0,
+            rss: process.memoryUsage.rss(),
+            statsReceived: stats.datagramsReceived - stats0.datagramsReceived,
+            kernelDrops: stats.kernelDrops - stats0.kernelDrops,
           },
           [sock],
         );

@@ -9,7 +9,14 @@
  *   udpbench flood <port> <size> <seconds> gso|sendmmsg
  *                                               full-rate flood: UDP GSO buffers of up to
  *                                               64 datagrams, or sendmmsg() batches of 64
- *   udpbench recv [rcvbuf]                      bind 127.0.0.1:0, drain with recvmmsg();
+ *   udpbench sendmany <port,port,...> <size> <seconds>
+ *                                               sendmmsg() of 64 datagrams per call, the
+ *                                               destinations cycling over the ports
+ *   udpbench recv [rcvbuf [nports [gro]]]       bind nports (default 1) sockets to
+ *                                               127.0.0.1:0, drain them with recvmmsg();
+ *                                               prints {"port":first,"ports":[...]};
+ *                                               gro 1: UDP_GRO on, 64 KiB slots, datagrams
+ *                                               counted per coalesced segment;
  *                                               stdin: "start" resets counters and CPU,
  *                                               "stop" prints the result and exits
  *   udpbench echo                               bind 127.0.0.1:0, echo every datagram
@@ -105,6 +112,47 @@ static int mode_sendloop(int port, int size, double seconds) {
   return 0;
 }
 
+/* sendmmsg() of BATCH datagrams per call, destination i % nports for the i-th of a batch. */
+static int mode_sendmany(const char *portlist, int size, double seconds) {
+  struct sockaddr_in dsts[BATCH];
+  int nports = 0;
+  char *list = strdup(portlist);
+  for (char *tok = strtok(list, ","); tok && nports < BATCH; tok = strtok(NULL, ","))
+    dsts[nports++] = loopback(atoi(tok));
+  if (nports == 0) {
+    fprintf(stderr, "udpbench: sendmany needs at least one port\n");
+    return 64;
+  }
+  int fd = udp_socket();
+  char *buf = calloc(1, (size_t)size);
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov;
+  iov.iov_base = buf;
+  iov.iov_len = (size_t)size;
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < BATCH; i++) {
+    msgs[i].msg_hdr.msg_iov = &iov;
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &dsts[i % nports];
+    msgs[i].msg_hdr.msg_namelen = sizeof dsts[0];
+  }
+  uint64_t sent = 0, errors = 0;
+  double t0 = now_s(), t = t0;
+  while (t - t0 < seconds) {
+    for (int k = 0; k < 8; k++) {
+      int n = sendmmsg(fd, msgs, BATCH, 0);
+      if (n > 0)
+        sent += (uint64_t)n;
+      else
+        errors++;
+    }
+    t = now_s();
+  }
+  printf("{\"sent\":%llu,\"errors\":%llu,\"elapsed\":%.6f}\n", (unsigned long long)sent,
+         (unsigned long long)errors, t - t0);
+  return 0;
+}
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103 /* linux/udp.h */
 #endif
@@ -166,39 +214,96 @@ static int read_command(void) {
   return 0;
 }
 
-static int mode_recv(int rcvbuf) {
-  int fd = udp_socket();
-  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
-    die("SO_RCVBUF");
-  bind_and_announce(fd);
-  static char bufs[BATCH][SLOT];
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h */
+#endif
+#define MAX_PORTS 64
+#define GRO_SLOT 65536
+
+/* Datagrams in one received slot: with UDP_GRO the kernel reports the segment size of a
+ * coalesced run in a cmsg (SOL_UDP, UDP_GRO); without one the slot holds one datagram. */
+static uint64_t segments_of(struct msghdr *h, unsigned len) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+    if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+      int seg;
+      memcpy(&seg, CMSG_DATA(c), sizeof seg);
+      if (seg > 0 && len > 0) return (len + (unsigned)seg - 1) / (unsigned)seg;
+    }
+  }
+  return 1;
+}
+
+static int mode_recv(int rcvbuf, int nports, int gro) {
+  if (nports < 1 || nports > MAX_PORTS) {
+    fprintf(stderr, "udpbench: recv: nports must be 1..%d\n", MAX_PORTS);
+    return 64;
+  }
+  int fds[MAX_PORTS], ports[MAX_PORTS];
+  for (int p = 0; p < nports; p++) {
+    int fd = fds[p] = udp_socket();
+    if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+      die("SO_RCVBUF");
+    int one = 1;
+    if (gro && setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) < 0) die("UDP_GRO");
+    struct sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+    if (getsockname(fd, (struct sockaddr *)&a, &len) < 0) die("getsockname");
+    ports[p] = ntohs(a.sin_port);
+  }
+  printf("{\"port\":%d,\"ports\":[", ports[0]);
+  for (int p = 0; p < nports; p++) printf("%s%d", p ? "," : "", ports[p]);
+  printf("]}\n");
+  fflush(stdout);
+  size_t slot = gro ? GRO_SLOT : SLOT;
+  char *bufs = malloc((size_t)BATCH * slot);
+  static char ctrl[BATCH][64];
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   memset(msgs, 0, sizeof msgs);
   for (int i = 0; i < BATCH; i++) {
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = SLOT;
+    iov[i].iov_base = bufs + (size_t)i * slot;
+    iov[i].iov_len = slot;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   uint64_t received = 0, bytes = 0, calls = 0, waits = 0;
   double cpu0 = cpu_s(), t0 = now_s();
-  struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
+  struct pollfd pfd[MAX_PORTS + 1];
+  pfd[0].fd = 0;
+  pfd[0].events = POLLIN;
+  for (int p = 0; p < nports; p++) {
+    pfd[p + 1].fd = fds[p];
+    pfd[p + 1].events = POLLIN;
+  }
   for (;;) {
-    int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-    if (n > 0) {
-      received += (uint64_t)n;
-      for (int i = 0; i < n; i++) bytes += msgs[i].msg_len;
+    int got = 0;
+    for (int p = 0; p < nports; p++) {
+      if (gro) {
+        for (int i = 0; i < BATCH; i++) {
+          msgs[i].msg_hdr.msg_control = ctrl[i];
+          msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
+        }
+      }
+      int n = recvmmsg(fds[p], msgs, BATCH, MSG_DONTWAIT, NULL);
+      if (n > 0) {
+        got = 1;
+        calls++;
+        for (int i = 0; i < n; i++) {
+          received += gro ? segments_of(&msgs[i].msg_hdr, msgs[i].msg_len) : 1;
+          bytes += msgs[i].msg_len;
+        }
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        die("recvmmsg");
+      }
+    }
+    if (got) {
       /* Under a flood EAGAIN may never come: look at stdin now and then anyway. */
-      if ((++calls & 1023) != 0) continue;
-      if (poll(&pfd[1], 1, 0) <= 0) continue;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      waits++;
-      if (poll(pfd, 2, 1000) <= 0 || !(pfd[1].revents & (POLLIN | POLLHUP))) continue;
-    } else if (errno == EINTR) {
-      continue;
+      if ((calls & 1023) >= (unsigned)nports) continue;
+      if (poll(pfd, 1, 0) <= 0) continue;
     } else {
-      die("recvmmsg");
+      waits++;
+      if (poll(pfd, (nfds_t)nports + 1, 1000) <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP))) continue;
     }
     int cmd = read_command();
     if (cmd == 's') {
@@ -296,8 +401,11 @@ int main(int argc, char **argv) {
     return mode_sendloop(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
   if (!strcmp(m, "flood") && argc == 6)
     return mode_flood(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), !strcmp(argv[5], "gso"));
-  if (!strcmp(m, "recv") && (argc == 2 || argc == 3))
-    return mode_recv(argc == 3 ? atoi(argv[2]) : 0);
+  if (!strcmp(m, "sendmany") && argc == 5)
+    return mode_sendmany(argv[2], atoi(argv[3]), atof(argv[4]));
+  if (!strcmp(m, "recv") && argc >= 2 && argc <= 5)
+    return mode_recv(argc >= 3 ? atoi(argv[2]) : 0, argc >= 4 ? atoi(argv[3]) : 1,
+                     argc >= 5 ? atoi(argv[4]) : 0);
   if (!strcmp(m, "echo") && argc == 2) return mode_echo();
   if (!strcmp(m, "ping") && argc == 7)
     return mode_ping(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atof(argv[6]));
