@@ -56,11 +56,14 @@ class BatchSend {
   sent = 0;
   error = 0;
   constructor(
-    private readonly native: NativeSocket,
+    private readonly handle: Handle,
     private readonly list: Buffer[],
-    private readonly ports: number[],
-    private readonly ips: string[],
-    /** With a segment size, `list` goes out as one GSO buffer to `ports[0]`/`ips[0]`. */
+    /** Per datagram (or, for one destination, all alike). */
+    private readonly ports: Uint32Array,
+    /** Distinct destinations; empty for the connected peer. */
+    private readonly hosts: string[],
+    private readonly hostIndex: Uint32Array,
+    /** With a segment size, `list` goes out in GSO buffers to `hosts[0]:ports[0]`. */
     private readonly segment: number,
   ) {}
 
@@ -73,17 +76,21 @@ class BatchSend {
   attempt(): number {
     const n = this.list.length;
     const stop = Math.min(n, this.sent + MAX_PER_TURN);
+    const window = WINDOW;
+    const native = this.handle.native;
     while (this.sent < stop) {
-      const end = Math.min(stop, this.sent + WINDOW);
+      const end = Math.min(stop, this.sent + window);
       const want = end - this.sent;
       let r: number;
       if (this.segment > 0) {
-        const chunk = Buffer.concat(this.list.slice(this.sent, end));
-        r = this.native.sendSegments(chunk, this.segment, this.ports[0] ?? 0, this.ips[0]);
+        // The binding gathers the buffers into GSO sends where they lie: no copy here.
+        r = native.sendSegments(this.list.slice(this.sent, end), this.segment, this.ports[0] ?? 0,
+          this.hosts.length > 0 ? this.hosts[0] : undefined);
+      } else if (this.hosts.length > 0) {
+        r = native.sendBatch(this.list.slice(this.sent, end), this.ports.subarray(this.sent, end), this.hosts,
+          this.hostIndex.subarray(this.sent, end));
       } else {
-        const many = this.ips.length > 0;
-        r = this.native.sendBatch(this.list.slice(this.sent, end), many ? this.ports.slice(this.sent, end) : [],
-          many ? this.ips.slice(this.sent, end) : []);
+        r = native.sendBatch(this.list.slice(this.sent, end), EMPTY, [], EMPTY);
       }
       if (r > 0) {
         this.sent += r;
@@ -97,6 +104,8 @@ class BatchSend {
     return this.sent < n ? EAGAIN : 0;
   }
 }
+
+const EMPTY = new Uint32Array(0);
 
 export class Handle {
   readonly native: NativeSocket;
@@ -283,8 +292,9 @@ export class Handle {
   }
 
   /**
-   * Sends each of `list` as its own datagram: to `ips[i]:ports[i]`, to `ips[0]:ports[0]`
-   * in `segment`-sized GSO pieces, or (no ips) to the connected peer. Completes
+   * Sends each of `list` as its own datagram: to `ips[i]:ports[i]`, or all to
+   * `ips[0]:ports[0]` (one of each given; in `segment`-sized GSO pieces when `segment` is
+   * set), or (no ips) to the connected peer. Completes
    * synchronously unless the kernel pushes back; `done(err, sent)` always runs once,
    * from this call or from the loop. Returns true when it completed synchronously.
    */
@@ -298,7 +308,28 @@ export class Handle {
       done(EDESTADDRREQ, 0);
       return true;
     }
-    const batch = new BatchSend(this.native, list, ports, ips, segment);
+    // Distinct destinations once, with an index and a port per datagram.
+    const n = list.length;
+    const hosts: string[] = [];
+    const hostIndex = new Uint32Array(ips.length > 0 ? n : 0);
+    const portArr = new Uint32Array(ips.length > 0 ? n : 0);
+    if (ips.length === 1) {
+      hosts.push(ips[0]);
+      portArr.fill(ports[0]);
+    } else if (ips.length > 1) {
+      const seen = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        let k = seen.get(ips[i]);
+        if (k === undefined) {
+          k = hosts.length;
+          hosts.push(ips[i]);
+          seen.set(ips[i], k);
+        }
+        hostIndex[i] = k;
+        portArr[i] = ports[i];
+      }
+    }
+    const batch = new BatchSend(this, list, portArr, hosts, hostIndex, segment);
     if (this.queue.length === 0 && batch.attempt() !== EAGAIN) {
       done(batch.error, batch.sent);
       return true;

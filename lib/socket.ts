@@ -649,6 +649,7 @@ Socket.prototype.sendBatch = function(this: Socket, messages: any, port?: any, a
     const m = messages[i];
     const data = many ? m?.data : m;
     if (typeof data === 'string') list[i] = Buffer.from(data);
+    else if (Buffer.isBuffer(data)) list[i] = data;
     else if (types.isArrayBufferView(data)) list[i] = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     else throw ERR_INVALID_ARG_TYPE(many ? `messages[${i}].data` : `messages[${i}]`, ['Buffer', 'TypedArray', 'DataView', 'string'], data);
     if (many) {
@@ -732,22 +733,19 @@ function sendBatchNow(self: Socket, list: Buffer[], ports: number[], ips: string
     }
     if (equal) segment = size;
   }
-  const many = ips.length > 1 || (ips.length === 1 && segment === 0);
-  const expanded = many && ips.length === 1 ? list.map(() => ips[0]) : ips;
-  const expandedPorts = many && ports.length === 1 ? list.map(() => ports[0]) : ports;
   let sync = true;
   const done = (err: number, sent: number) => {
     let ex: any = null;
     if (err) {
       const k = Math.min(sent, list.length - 1);
-      ex = exceptionWithHostPort(err, 'send', hosts.length > 1 ? hosts[k] : hosts[0], expandedPorts[k] ?? expandedPorts[0]);
+      ex = exceptionWithHostPort(err, 'send', hosts.length > 1 ? hosts[k] : hosts[0], ports.length > 1 ? ports[k] : ports[0]);
       ex.index = sent;
     }
     if (!callback) return;
     if (sync) process.nextTick(callback, ex, sent);
     else callback(ex, sent);
   };
-  state.handle.sendBatch(list, expandedPorts, expanded, segment, done);
+  state.handle.sendBatch(list, ports, ips, segment, done);
   sync = false;
 }
 

@@ -16,10 +16,10 @@ use crate::callback::{string, AddressMemo, JsCallback};
 use crate::error::{status, uv_code, EBADF, EINVAL};
 use crate::uv::{self, Poll, PollTarget};
 
-/// Datagrams taken per `recvmmsg` call.
-const RECV_BATCH: usize = 32;
+/// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once).
+const RECV_BATCH: usize = 64;
 /// Batches read per readiness event, bounding the work done per loop turn (libuv reads 32).
-const RECV_ROUNDS: usize = 2;
+const RECV_ROUNDS: usize = 1;
 
 /// `bind` flags, as the facade passes them.
 const FLAG_REUSE_ADDR: u32 = 1;
@@ -638,25 +638,32 @@ impl NativeSocket {
     }
 
     /// Sends each chunk as its own datagram with one system call per 64 (`sendmmsg`):
-    /// to `ips[i]:ports[i]`, or to the connected peer when `ips` is empty. Returns how many
+    /// chunk `i` to `hosts[hostIndex[i]]:ports[i]`, or to the connected peer when `hosts`
+    /// is empty. `ports` and `hostIndex` are Uint32Arrays, read in place. Returns how many
     /// were sent (fewer than asked: the next would block or failed), or a negative errno
     /// when none was.
     #[napi(catch_unwind)]
-    pub fn send_batch(&self, chunks: Vec<&[u8]>, ports: Vec<u32>, ips: Vec<String>) -> i32 {
-        if !ips.is_empty() && (ips.len() != chunks.len() || ports.len() != chunks.len()) {
+    pub fn send_batch(&self, chunks: Vec<&[u8]>, ports: &[u32], hosts: Vec<String>, host_index: &[u32]) -> i32 {
+        if !hosts.is_empty() && (ports.len() < chunks.len() || host_index.len() < chunks.len()) {
             return EINVAL;
         }
-        // Datagrams before the first unparsable destination go out; that one then fails
-        // on its own, as send() would fail for it.
-        let mut dests = Vec::with_capacity(ips.len());
-        for (ip, port) in ips.iter().zip(ports.iter()) {
-            match parse_ip(c_str(ip), *port as u16, self.inner.v6) {
-                Ok(a) => dests.push(a),
-                Err(_) if dests.is_empty() => return EINVAL,
-                Err(_) => break,
+        // Each distinct host is parsed once. Datagrams before the first one whose host does
+        // not parse go out; that one then fails on its own, as send() would fail for it.
+        let parsed: Vec<Option<SocketAddr>> = hosts.iter().map(|h| parse_ip(c_str(h), 0, self.inner.v6).ok()).collect();
+        let mut dests = Vec::with_capacity(if hosts.is_empty() { 0 } else { chunks.len() });
+        if !hosts.is_empty() {
+            for (i, &h) in host_index.iter().take(chunks.len()).enumerate() {
+                match parsed.get(h as usize).copied().flatten() {
+                    Some(mut a) => {
+                        a.set_port(ports[i] as u16);
+                        dests.push(a);
+                    }
+                    None if dests.is_empty() => return EINVAL,
+                    None => break,
+                }
             }
         }
-        let chunks = if ips.is_empty() { &chunks[..] } else { &chunks[..dests.len()] };
+        let chunks = if hosts.is_empty() { &chunks[..] } else { &chunks[..dests.len()] };
         let msgs: Vec<udpx::Transmit<'_>> = chunks
             .iter()
             .enumerate()
@@ -666,20 +673,20 @@ impl NativeSocket {
         self.inner.sent(r, |n| (n, msgs[..n].iter().map(|m| m.contents.len()).sum()))
     }
 
-    /// Sends `buf` as datagrams of `segmentSize` bytes to one destination (GSO where the
-    /// kernel has it). Returns how many datagrams were sent, or a negative errno.
+    /// Sends `chunks` (each `segmentSize` bytes but the last) to one destination, gathered
+    /// into GSO sends where the kernel has GSO. Returns how many were sent, or a negative
+    /// errno.
     #[napi(catch_unwind)]
-    pub fn send_segments(&self, buf: &[u8], segment_size: u32, port: u32, ip: Option<String>) -> i32 {
+    pub fn send_segments(&self, chunks: Vec<&[u8]>, segment_size: u32, port: u32, ip: Option<String>) -> i32 {
         let dest = match ip {
-            Some(ip) => match parse_ip(&ip, port as u16, self.inner.v6) {
+            Some(ip) => match parse_ip(c_str(&ip), port as u16, self.inner.v6) {
                 Ok(a) => Some(a),
                 Err(_) => return EINVAL,
             },
             None => None,
         };
-        let seg = segment_size as usize;
-        let r = self.inner.with_socket(|s| s.send_segments(buf, seg, dest));
-        self.inner.sent(r, |n| (n, buf.len().min(n * seg)))
+        let r = self.inner.with_socket(|s| s.send_datagrams(&chunks, segment_size as usize, dest));
+        self.inner.sent(r, |n| (n, chunks[..n.min(chunks.len())].iter().map(|c| c.len()).sum()))
     }
 
     /// Delivers received datagrams in batches to `onBatch(buffer, meta, addresses)`

@@ -19,8 +19,8 @@ pub const MAX_GSO_SEGMENTS: usize = 64;
 const MAX_GSO_BYTES: usize = 65000;
 
 /// `buf` as `segment_size` datagrams to `destination`: GSO while `gso` holds (cleared for
-/// good when the kernel refuses it), else `sendmmsg`. Returns how many were sent; fails
-/// only when none was.
+/// good when the device cannot segment), else `sendmmsg`. Returns how many were sent;
+/// fails only when none was.
 pub(crate) fn send_segments(
     socket: &SockRef<'_>,
     gso: &AtomicBool,
@@ -31,19 +31,33 @@ pub(crate) fn send_segments(
     if segment_size == 0 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
+    let datagrams: Vec<&[u8]> = if buf.is_empty() { vec![buf] } else { buf.chunks(segment_size).collect() };
+    send_datagrams(socket, gso, &datagrams, segment_size, destination)
+}
+
+/// `datagrams` (each `segment_size` bytes but the last, which may be shorter) to
+/// `destination`, gathered from where they lie: one GSO `sendmsg` per 64 while `gso` holds,
+/// else `sendmmsg`. Returns how many were sent; fails only when none was.
+pub(crate) fn send_datagrams(
+    socket: &SockRef<'_>,
+    gso: &AtomicBool,
+    datagrams: &[&[u8]],
+    segment_size: usize,
+    destination: Option<SocketAddr>,
+) -> io::Result<usize> {
+    if segment_size == 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     if segment_size > u16::MAX as usize {
         return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
     }
-    let total = buf.len().div_ceil(segment_size).max(1);
     let per_call = MAX_GSO_SEGMENTS.min(MAX_GSO_BYTES / segment_size).max(1);
     let mut sent = 0;
-    while sent < total {
-        let n = per_call.min(total - sent);
-        let start = sent * segment_size;
-        let chunk = &buf[start..buf.len().min(start + n * segment_size)];
+    while sent < datagrams.len() {
+        let chunk = &datagrams[sent..datagrams.len().min(sent + per_call)];
+        let n = chunk.len();
         let plain = || {
-            let msgs: Vec<Transmit<'_>> =
-                chunk.chunks(segment_size).map(|contents| Transmit { destination, contents }).collect();
+            let msgs: Vec<Transmit<'_>> = chunk.iter().map(|&contents| Transmit { destination, contents }).collect();
             sys::send_batch(socket, &msgs)
         };
         let r = if n > 1 && gso.load(Ordering::Relaxed) {

@@ -189,6 +189,18 @@ impl UdpSocket {
         crate::batch::send_segments(&SockRef::from(&self.inner), &self.gso, buf, segment_size, destination)
     }
 
+    /// Sends `datagrams` to `destination`, each `segment_size` bytes except the last (which
+    /// may be shorter), with GSO gathering them from where they lie (no copy); otherwise as
+    /// [`send_segments`](Self::send_segments). Returns how many were sent.
+    pub fn send_datagrams(
+        &self,
+        datagrams: &[&[u8]],
+        segment_size: usize,
+        destination: Option<SocketAddr>,
+    ) -> io::Result<usize> {
+        crate::batch::send_datagrams(&SockRef::from(&self.inner), &self.gso, datagrams, segment_size, destination)
+    }
+
     /// Whether segmented sends still use GSO (false once the kernel refused it).
     pub fn gso_enabled(&self) -> bool {
         self.gso.load(Ordering::Relaxed)

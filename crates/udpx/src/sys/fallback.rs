@@ -53,7 +53,7 @@ pub(crate) fn send_batch(socket: &SockRef<'_>, msgs: &[Transmit<'_>]) -> io::Res
     Ok(msgs.len())
 }
 
-pub(crate) fn send_gso(_: &SockRef<'_>, _: &[u8], _: u16, _: Option<SocketAddr>) -> io::Result<usize> {
+pub(crate) fn send_gso(_: &SockRef<'_>, _: &[&[u8]], _: u16, _: Option<SocketAddr>) -> io::Result<usize> {
     Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP))
 }
 

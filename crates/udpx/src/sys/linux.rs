@@ -280,11 +280,13 @@ pub(crate) fn send_batch(socket: &SockRef<'_>, msgs: &[Transmit<'_>]) -> io::Res
     Ok(sent)
 }
 
-/// Sends `buf` as datagrams of `segment` bytes (the last may be shorter) to `dest` in one
-/// `sendmsg` with `UDP_SEGMENT`; the kernel (or the NIC) splits it.
-pub(crate) fn send_gso(socket: &SockRef<'_>, buf: &[u8], segment: u16, dest: Option<SocketAddr>) -> io::Result<usize> {
+/// Sends the concatenation of `bufs` as datagrams of `segment` bytes (the last may be
+/// shorter) to `dest` in one `sendmsg` with `UDP_SEGMENT`, gathered from the buffers where
+/// they lie; the kernel (or the NIC) splits it.
+pub(crate) fn send_gso(socket: &SockRef<'_>, bufs: &[&[u8]], segment: u16, dest: Option<SocketAddr>) -> io::Result<usize> {
     let name = dest.map(SockAddr::from);
-    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() };
+    let mut iovs: Vec<libc::iovec> =
+        bufs.iter().map(|b| libc::iovec { iov_base: b.as_ptr() as *mut _, iov_len: b.len() }).collect();
     let mut ctrl = [0u64; CMSG_WORDS];
     // SAFETY: msghdr is plain C data; all-zero is valid.
     let mut h: libc::msghdr = unsafe { mem::zeroed() };
@@ -292,8 +294,8 @@ pub(crate) fn send_gso(socket: &SockRef<'_>, buf: &[u8], segment: u16, dest: Opt
         h.msg_name = a.as_ptr() as *mut _;
         h.msg_namelen = a.len();
     }
-    h.msg_iov = &mut iov;
-    h.msg_iovlen = 1;
+    h.msg_iov = iovs.as_mut_ptr();
+    h.msg_iovlen = iovs.len();
     h.msg_control = ctrl.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE is arithmetic on a constant size.
     h.msg_controllen = unsafe { libc::CMSG_SPACE(mem::size_of::<u16>() as u32) } as usize;
@@ -307,7 +309,8 @@ pub(crate) fn send_gso(socket: &SockRef<'_>, buf: &[u8], segment: u16, dest: Opt
         std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u16, segment);
     }
     loop {
-        // SAFETY: `h` points at a live iovec over `buf`, a live name and control buffer.
+        // SAFETY: `h` points at live iovecs over the borrowed `bufs`, a live name and
+        // control buffer.
         let r = unsafe { libc::sendmsg(socket.as_raw_fd(), &h, libc::MSG_DONTWAIT) };
         if r >= 0 {
             return Ok(r as usize);
