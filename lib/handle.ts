@@ -83,8 +83,12 @@ class BatchSend {
       const want = end - this.sent;
       let r: number;
       if (this.segment > 0) {
-        // The binding gathers the buffers into GSO sends where they lie: no copy here.
-        r = native.sendSegments(this.list.slice(this.sent, end), this.segment, this.ports[0] ?? 0,
+        // Large datagrams: the binding gathers the buffers where they lie. Small ones: one
+        // copy into a reused buffer costs less than an iovec (and a JS value) each.
+        const parts = this.segment <= SMALL_SEGMENT
+          ? [this.handle.gather(this.list, this.sent, end)]
+          : this.list.slice(this.sent, end);
+        r = native.sendSegments(parts, this.segment, this.ports[0] ?? 0,
           this.hosts.length > 0 ? this.hosts[0] : undefined);
       } else if (this.hosts.length > 0) {
         r = native.sendBatch(this.list.slice(this.sent, end), this.ports.subarray(this.sent, end), this.hosts,
@@ -107,11 +111,15 @@ class BatchSend {
 
 const EMPTY = new Uint32Array(0);
 
+/** Segments up to this size are copied together before a GSO send. */
+const SMALL_SEGMENT = 512;
+
 export class Handle {
   readonly native: NativeSocket;
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   private connected = false;
+  private scratch: Buffer | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   /** The last peer address the binding sent (it sends `undefined` while unchanged). */
   private lastAddress = '';
@@ -274,6 +282,16 @@ export class Handle {
       finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? bytes : r),
       bytes,
     });
+  }
+
+  /** `list[from..to]` copied back to back into this socket's reused buffer (a view). */
+  gather(list: Buffer[], from: number, to: number): Buffer {
+    let size = 0;
+    for (let i = from; i < to; i++) size += list[i].length;
+    if (!this.scratch || this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
+    let off = 0;
+    for (let i = from; i < to; i++) off += list[i].copy(this.scratch, off);
+    return this.scratch.subarray(0, off);
   }
 
   /** One buffer, the common case: the destination crosses into native code only when it changes. */

@@ -674,7 +674,7 @@ impl NativeSocket {
     }
 
     /// Sends `chunks` (each `segmentSize` bytes but the last) to one destination, gathered
-    /// into GSO sends where the kernel has GSO. Returns how many were sent, or a negative
+    /// into GSO sends where the kernel has GSO; a single chunk is split into segments. Returns how many were sent, or a negative
     /// errno.
     #[napi(catch_unwind)]
     pub fn send_segments(&self, chunks: Vec<&[u8]>, segment_size: u32, port: u32, ip: Option<String>) -> i32 {
@@ -685,7 +685,14 @@ impl NativeSocket {
             },
             None => None,
         };
-        let r = self.inner.with_socket(|s| s.send_datagrams(&chunks, segment_size as usize, dest));
+        let seg = segment_size as usize;
+        if let [whole] = chunks[..] {
+            // One contiguous buffer of many segments (small datagrams, copied together in
+            // JS: cheaper for the kernel than one iovec each).
+            let r = self.inner.with_socket(|s| s.send_segments(whole, seg, dest));
+            return self.inner.sent(r, |n| (n, whole.len().min(n * seg)));
+        }
+        let r = self.inner.with_socket(|s| s.send_datagrams(&chunks, seg, dest));
         self.inner.sent(r, |n| (n, chunks[..n.min(chunks.len())].iter().map(|c| c.len()).sum()))
     }
 
