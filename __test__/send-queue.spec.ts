@@ -50,7 +50,7 @@ const script = (impl: string) => `
 const d = ${impl === 'node' ? "require('node:dgram')" : `require(${JSON.stringify(UDPX)})`};
 const s = d.createSocket({ type: 'udp4', sendBufferSize: 4096 });
 const N = 150;
-const out = { maxCount: 0, maxSize: 0, sizeMatches: true, order: [], errors: 0, drains: 0 };
+const out = { maxCount: 0, maxSize: 0, sizeMatches: true, order: [], seq: [], errors: 0, drains: 0 };
 s.on('drain', () => { out.drains++; out.countAtDrain = s.getSendQueueCount(); });
 s.bind(0, '10.79.0.1', () => {
   let done = 0;
@@ -62,6 +62,9 @@ s.bind(0, '10.79.0.1', () => {
   for (let i = 0; i < N; i++) {
     s.send(Buffer.alloc(1000, i), 9999, '10.79.0.2', (err, n) => {
       out.order.push(i);
+      // Where each callback's ticks run relative to the next callback.
+      out.seq.push('c');
+      process.nextTick(() => out.seq.push('t'));
       if (err || n !== 1000) out.errors++;
       sample();
       if (++done === N) {
@@ -114,6 +117,12 @@ if (failure !== null) {
       t.deepEqual(r.final, [0, 0], `${name}: the queue is empty at the end`);
     }
     t.true(udpx.drains >= 1, "udpx emits 'drain' when the queue empties");
+    // Queued sends complete one callback scope at a time, so ticks interleave as in Node.
+    // (How many completed synchronously differs run to run, so compare the tail: the
+    // queued completions, where each callback's tick runs before the next callback.)
+    const tail = (seq: string[]) => seq.join('').slice(-40);
+    t.is(tail(udpx.seq), tail(node.seq));
+    t.is(tail(node.seq), 'ct'.repeat(20));
     t.is(udpx.countAtDrain, 0);
   });
 }

@@ -252,7 +252,7 @@ export class Handle {
         else this.lastAddress = address;
         this.owner?.onMessage(a, address, port, metadata);
       }) as (arg?: unknown) => unknown,
-      () => this.flush(),
+      (() => this.flushOne()) as (arg?: unknown) => unknown,
     );
   }
 
@@ -369,19 +369,26 @@ export class Handle {
     return 0;
   }
 
-  /** Sends what waited for writability, in order; stops at the next EAGAIN. */
-  private flush(): void {
-    while (this.queue.length > 0 && !this.closed) {
-      const req = this.queue[0];
+  /**
+   * Completes at most one queued send, in order; called by the binding once per completion
+   * (each in its own callback scope). Returns true when it may be called again at once.
+   */
+  private flushOne(): boolean {
+    if (this.closed) return false;
+    const req = this.queue[0];
+    if (req !== undefined) {
       const r = req.attempt();
-      if (r === EAGAIN) return;
+      if (r === EAGAIN) return false;
       this.queue.shift();
       this.queueBytes -= req.bytes;
       req.finish(r);
+      if (this.queue.length > 0 || this.closed) return !this.closed;
     }
-    if (this.closed) return;
-    this.native.wantWritable(false);
-    this.owner?.onDrain();
+    if (!this.closed) {
+      this.native.wantWritable(false);
+      this.owner?.onDrain();
+    }
+    return false;
   }
 
   /**

@@ -47,16 +47,18 @@ impl JsCallback {
 
     /// Calls the function with the values `args` builds, inside a fresh handle scope.
     /// `args` returns `None` if it could not build them (the call is then skipped).
+    /// Returns whether the function returned `true`.
     pub(crate) fn call<const N: usize>(
         &self,
         args: impl FnOnce(sys::napi_env) -> Option<[sys::napi_value; N]>,
-    ) {
+    ) -> bool {
         let env = self.env;
+        let mut truthy = false;
         let mut scope = ptr::null_mut();
         // SAFETY: called on the env's thread from a loop callback, where opening a scope is
         // how native code gets to create values.
         if !ok(unsafe { sys::napi_open_handle_scope(env, &mut scope) }) {
-            return;
+            return false;
         }
         let mut func = ptr::null_mut();
         let mut recv = ptr::null_mut();
@@ -77,11 +79,16 @@ impl JsCallback {
                 };
                 if s == sys::Status::napi_pending_exception {
                     report_uncaught(env);
+                } else if ok(s) && !result.is_null() {
+                    let mut b = false;
+                    // SAFETY: `result` is a live value of this scope.
+                    truthy = ok(unsafe { sys::napi_get_value_bool(env, result, &mut b) }) && b;
                 }
             }
         }
         // SAFETY: closes the scope opened above.
         unsafe { sys::napi_close_handle_scope(env, scope) };
+        truthy
     }
 
 }

@@ -21,6 +21,9 @@ const RECV_BATCH: usize = 64;
 /// Batches read per readiness event, bounding the work done per loop turn (libuv reads 32).
 const RECV_ROUNDS: usize = 1;
 
+/// Queued sends completed per writable event, bounding the work of one loop turn.
+const WRITES_PER_EVENT: usize = 1024;
+
 /// `bind` flags, as the facade passes them.
 const FLAG_REUSE_ADDR: u32 = 1;
 const FLAG_IPV6_ONLY: u32 = 2;
@@ -182,12 +185,20 @@ impl PollTarget for Ready {
         if events & uv::WRITABLE != 0 && !inner.closed.get() {
             let cb = inner.on_writable.borrow().clone();
             if let Some(cb) = cb {
-                cb.call(|env| {
-                    let mut v = ptr::null_mut();
-                    // SAFETY: creating a number in the open scope.
-                    unsafe { sys::napi_get_undefined(env, &mut v) };
-                    Some([v])
-                });
+                // One queued send completes per call, each in its own callback scope, so
+                // that ticks queued by one send callback run before the next, as with
+                // libuv's per-request callbacks. JS returns true while it made progress.
+                for _ in 0..WRITES_PER_EVENT {
+                    let more = cb.call(|env| {
+                        let mut v = ptr::null_mut();
+                        // SAFETY: creating a value in the open scope.
+                        unsafe { sys::napi_get_undefined(env, &mut v) };
+                        Some([v])
+                    });
+                    if !more || inner.closed.get() {
+                        break;
+                    }
+                }
             }
         }
         if events & uv::READABLE != 0 {
