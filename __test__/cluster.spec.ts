@@ -13,6 +13,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { limiter } from './helpers';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 const DEADLINE_MS = 15000;
@@ -20,21 +21,6 @@ const DATAGRAMS = 20;
 
 type Impl = 'node' | 'udpx';
 
-/** At most `n` children at a time (the machines may have few CPUs). */
-function limiter(n: number) {
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  return async function <T>(fn: () => Promise<T>): Promise<T> {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await fn();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}
 const limited = limiter(4);
 
 // env: IMPL (module path), PORT, EXCL ('1' = exclusive), COUNT (sockets in this worker).

@@ -34,3 +34,19 @@ export function closeAll(...sockets: dgram.Socket[]): Promise<void[]> {
     try { s.close(() => r()); } catch { r(); }
   })));
 }
+
+/** At most `n` children at a time (the machines may have few CPUs). */
+export function limiter(n: number) {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async function <T>(fn: () => Promise<T>): Promise<T> {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}

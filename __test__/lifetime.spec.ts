@@ -9,6 +9,7 @@
 import test from 'ava';
 import { spawn } from 'child_process';
 import * as path from 'path';
+import { limiter } from './helpers';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 /** How long a child may live after 'start' before it counts as hung. */
@@ -18,21 +19,6 @@ const STARTUP_MS = 15000;
 
 type Impl = 'node' | 'udpx';
 
-/** At most `n` children at a time (the machines may have few CPUs). */
-function limiter(n: number) {
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  return async function <T>(fn: () => Promise<T>): Promise<T> {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await fn();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}
 const limited = limiter(6);
 
 interface Run {

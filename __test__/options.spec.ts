@@ -3,9 +3,9 @@
 // that the test builds (root and iproute2 needed; a permission failure is reported as such).
 
 import test from 'ava';
-import { execFileSync, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { bound, closeAll, once, udpx } from './helpers';
+import { deleteNamespaces, linkNamespaces, nodeIn } from './netns';
 
 const UDPX = path.join(__dirname, '..', 'index.js');
 const A = `udpxoA${process.pid}`;
@@ -71,61 +71,18 @@ test('recvMetadata: rinfo gains destination, interface, tos, timestamp, truncate
   await closeAll(plain, rx, tx);
 });
 
-function run(...args: string[]): void {
-  execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function setUp(): string | null {
-  try {
-    run('ip', 'netns', 'add', A);
-  } catch (e: any) {
-    return String(e.stderr ?? e.message);
-  }
-  run('ip', 'netns', 'add', B);
-  run('ip', 'link', 'add', 'oa0', 'netns', A, 'type', 'veth', 'peer', 'name', 'ob0', 'netns', B);
-  for (const [ns, dev, addr] of [[A, 'oa0', '10.80.0.1/24'], [B, 'ob0', '10.80.0.2/24']]) {
-    run('ip', '-n', ns, 'addr', 'add', addr, 'dev', dev);
-    run('ip', '-n', ns, 'link', 'set', dev, 'mtu', '1280', 'up');
-    run('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-  }
-  return null;
-}
-
-function tearDown(): void {
-  for (const ns of [A, B]) {
-    try {
-      run('ip', 'netns', 'del', ns);
-    } catch {
-      // not created
-    }
-  }
-}
-
 /** In namespace A: send 1400 bytes to B with don't-fragment `df`; report the callback's error code. */
 function sendBig(df: boolean): Promise<string> {
-  const script = `
+  return nodeIn(A, `
     const s = require(${JSON.stringify(UDPX)}).createSocket('udp4');
     s.bind(0, '10.80.0.1', () => {
       s.setDontFragment(${df});
       s.send(Buffer.alloc(1400), 9, '10.80.0.2', (err) => { console.log(err ? err.code : 'sent'); s.close(); });
-    });`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', A, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out.trim());
-      else reject(new Error(`child exited ${code}: ${err}`));
-    });
-  });
+    });`);
 }
 
-const failure = setUp();
-test.after.always(tearDown);
+const failure = linkNamespaces({ ns: A, dev: 'oa0', cidr: '10.80.0.1/24' }, { ns: B, dev: 'ob0', cidr: '10.80.0.2/24' }, 1280);
+test.after.always(() => deleteNamespaces(A, B));
 
 if (failure !== null) {
   test('network namespaces are unavailable here: the reason is a permission error', (t) => {
@@ -141,13 +98,7 @@ if (failure !== null) {
           console.log(err ? err.code : 'sent ' + n); s.close();
         });
       });`;
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', A, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let o = '';
-      child.stdout.on('data', (d) => { o += d; });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      child.on('close', (code) => { clearTimeout(timer); code === 0 ? resolve(o.trim()) : reject(new Error(`exit ${code}`)); });
-    });
+    const out = await nodeIn(A, script);
     t.is(out, 'sent 10');
   });
 

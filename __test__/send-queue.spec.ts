@@ -7,44 +7,12 @@
 // one test says so and asserts that it is a permission error.
 
 import test from 'ava';
-import { execFileSync, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { deleteNamespaces, linkNamespaces, nodeIn, run } from './netns';
 
 const UDPX = path.join(__dirname, '..', 'index.js');
 const A = `udpxqA${process.pid}`;
 const B = `udpxqB${process.pid}`;
-
-function run(...args: string[]): void {
-  execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function setUp(): string | null {
-  try {
-    run('ip', 'netns', 'add', A);
-  } catch (e: any) {
-    return String(e.stderr ?? e.message);
-  }
-  run('ip', 'netns', 'add', B);
-  run('ip', 'link', 'add', 'qa0', 'netns', A, 'type', 'veth', 'peer', 'name', 'qb0', 'netns', B);
-  for (const [ns, dev, addr] of [[A, 'qa0', '10.79.0.1/24'], [B, 'qb0', '10.79.0.2/24']]) {
-    run('ip', '-n', ns, 'addr', 'add', addr, 'dev', dev);
-    run('ip', '-n', ns, 'link', 'set', dev, 'up');
-    run('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-  }
-  // 1 Mbit/s with room for 100 KB in the qdisc: the socket's 4 KiB send buffer fills first.
-  run('ip', 'netns', 'exec', A, 'tc', 'qdisc', 'add', 'dev', 'qa0', 'root', 'tbf', 'rate', '1mbit', 'burst', '1600', 'limit', '100000');
-  return null;
-}
-
-function tearDown(): void {
-  for (const ns of [A, B]) {
-    try {
-      run('ip', 'netns', 'del', ns);
-    } catch {
-      // not created
-    }
-  }
-}
 
 const script = (impl: string) => `
 const d = ${impl === 'node' ? "require('node:dgram')" : `require(${JSON.stringify(UDPX)})`};
@@ -77,27 +45,16 @@ s.bind(0, '10.79.0.1', () => {
 });
 `;
 
-function runIn(impl: string): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', A, process.execPath, '-e', script(impl)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(stdout));
-      } catch {
-        reject(new Error(`${impl} child exited ${code}: ${stdout} ${stderr}`));
-      }
-    });
-  });
+async function runIn(impl: string): Promise<any> {
+  return JSON.parse(await nodeIn(A, script(impl)));
 }
 
-const failure = setUp();
-test.after.always(tearDown);
+const failure = linkNamespaces({ ns: A, dev: 'qa0', cidr: '10.79.0.1/24' }, { ns: B, dev: 'qb0', cidr: '10.79.0.2/24' });
+if (failure === null) {
+  // 1 Mbit/s with room for 100 KB in the qdisc: the socket's 4 KiB send buffer fills first.
+  run('ip', 'netns', 'exec', A, 'tc', 'qdisc', 'add', 'dev', 'qa0', 'root', 'tbf', 'rate', '1mbit', 'burst', '1600', 'limit', '100000');
+}
+test.after.always(() => deleteNamespaces(A, B));
 
 if (failure !== null) {
   test('network namespaces are unavailable here: the reason is a permission error', (t) => {

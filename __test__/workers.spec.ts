@@ -10,6 +10,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { limiter } from './helpers';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 /** A child that has not exited by itself this long after spawn is killed and counted as hung. */
@@ -17,21 +18,6 @@ const DEADLINE_MS = 20000;
 
 type Impl = 'node' | 'udpx';
 
-/** At most `n` children at a time (the machines may have few CPUs). */
-function limiter(n: number) {
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  return async function <T>(fn: () => Promise<T>): Promise<T> {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await fn();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}
 const limited = limiter(4);
 
 // The child: argv = [impl, scenario]. Worker code is passed with `eval: true`, and

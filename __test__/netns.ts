@@ -1,0 +1,62 @@
+// Two network namespaces joined by a veth pair, for specs that need a real link (MTU,
+// qdiscs) rather than loopback; and running a node script inside one of them.
+
+import { execFileSync, spawn } from 'node:child_process';
+
+export function run(...args: string[]): void {
+  execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export interface Side {
+  ns: string;
+  dev: string;
+  cidr: string;
+}
+
+/**
+ * Creates namespaces `a.ns` and `b.ns` linked by veth `a.dev`–`b.dev` with the given
+ * addresses and MTU, links and loopback up. Returns null, or why the first namespace
+ * could not be created (no permission, say).
+ */
+export function linkNamespaces(a: Side, b: Side, mtu = 1500): string | null {
+  try {
+    run('ip', 'netns', 'add', a.ns);
+  } catch (e: any) {
+    return String(e.stderr ?? e.message);
+  }
+  run('ip', 'netns', 'add', b.ns);
+  run('ip', 'link', 'add', a.dev, 'netns', a.ns, 'type', 'veth', 'peer', 'name', b.dev, 'netns', b.ns);
+  for (const side of [a, b]) {
+    run('ip', '-n', side.ns, 'addr', 'add', side.cidr, 'dev', side.dev);
+    run('ip', '-n', side.ns, 'link', 'set', side.dev, 'mtu', String(mtu), 'up');
+    run('ip', '-n', side.ns, 'link', 'set', 'lo', 'up');
+  }
+  return null;
+}
+
+export function deleteNamespaces(...names: string[]): void {
+  for (const ns of names) {
+    try {
+      run('ip', 'netns', 'del', ns);
+    } catch {
+      // not created
+    }
+  }
+}
+
+/** Runs `node -e script` inside `ns`; resolves with its stdout, rejects on a failure exit. */
+export function nodeIn(ns: string, script: string, timeoutMs = 20000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout.trim());
+      else reject(new Error(`child in ${ns} exited ${code}: ${stdout} ${stderr}`));
+    });
+  });
+}
