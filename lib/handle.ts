@@ -48,6 +48,8 @@ export type BatchDone = (err: number, sent: number) => void;
 
 /** Datagrams handed to the binding per call (4 sendmmsg/GSO calls of 64). */
 const WINDOW = 256;
+/** Bytes packed per call, so that the reused buffer stays small. */
+const WINDOW_BYTES = 1 << 20;
 /** Datagrams sent per event-loop turn before a batch waits for the next writable event. */
 const MAX_PER_TURN = 4096;
 
@@ -55,6 +57,7 @@ const MAX_PER_TURN = 4096;
 class BatchSend {
   sent = 0;
   error = 0;
+  private readonly lengths: Uint32Array;
   constructor(
     private readonly handle: Handle,
     private readonly list: Buffer[],
@@ -65,7 +68,9 @@ class BatchSend {
     private readonly hostIndex: Uint32Array,
     /** With a segment size, `list` goes out in GSO buffers to `hosts[0]:ports[0]`. */
     private readonly segment: number,
-  ) {}
+  ) {
+    this.lengths = Uint32Array.from(list, (b) => b.length);
+  }
 
   /**
    * Sends the next windows of the batch. Returns 0 when all went out, an errno when one
@@ -76,10 +81,12 @@ class BatchSend {
   attempt(): number {
     const n = this.list.length;
     const stop = Math.min(n, this.sent + MAX_PER_TURN);
-    const window = WINDOW;
     const native = this.handle.native;
     while (this.sent < stop) {
-      const end = Math.min(stop, this.sent + window);
+      // Up to WINDOW datagrams, and no more than WINDOW_BYTES unless one datagram is bigger.
+      let end = this.sent + 1;
+      let bytes = this.lengths[this.sent];
+      while (end < stop && end - this.sent < WINDOW && bytes + this.lengths[end] <= WINDOW_BYTES) bytes += this.lengths[end++];
       const want = end - this.sent;
       let r: number;
       if (this.segment > 0) {
@@ -90,11 +97,14 @@ class BatchSend {
           : this.list.slice(this.sent, end);
         r = native.sendSegments(parts, this.segment, this.ports[0] ?? 0,
           this.hosts.length > 0 ? this.hosts[0] : undefined);
-      } else if (this.hosts.length > 0) {
-        r = native.sendBatch(this.list.slice(this.sent, end), this.ports.subarray(this.sent, end), this.hosts,
-          this.hostIndex.subarray(this.sent, end));
       } else {
-        r = native.sendBatch(this.list.slice(this.sent, end), EMPTY, [], EMPTY);
+        // One packed buffer and a length per datagram: a single value crosses into native
+        // code instead of one per datagram.
+        const packed = this.handle.gather(this.list, this.sent, end);
+        const lengths = this.lengths.subarray(this.sent, end);
+        r = this.hosts.length > 0
+          ? native.sendBatch(packed, lengths, this.ports.subarray(this.sent, end), this.hosts, this.hostIndex.subarray(this.sent, end))
+          : native.sendBatch(packed, lengths, EMPTY, [], EMPTY);
       }
       if (r > 0) {
         this.sent += r;

@@ -648,13 +648,21 @@ impl NativeSocket {
         self.inner.sent(r, |n| (1, n))
     }
 
-    /// Sends each chunk as its own datagram with one system call per 64 (`sendmmsg`):
-    /// chunk `i` to `hosts[hostIndex[i]]:ports[i]`, or to the connected peer when `hosts`
-    /// is empty. `ports` and `hostIndex` are Uint32Arrays, read in place. Returns how many
-    /// were sent (fewer than asked: the next would block or failed), or a negative errno
-    /// when none was.
+    /// Sends datagrams with one system call per 64 (`sendmmsg`): `data` holds them back to
+    /// back, `lengths[i]` bytes each; datagram `i` goes to `hosts[hostIndex[i]]:ports[i]`, or
+    /// to the connected peer when `hosts` is empty. `lengths`, `ports` and `hostIndex` are
+    /// Uint32Arrays, read in place; one buffer crosses instead of one value per datagram.
+    /// Returns how many were sent (fewer than asked: the next would block or failed), or a
+    /// negative errno when none was.
     #[napi(catch_unwind)]
-    pub fn send_batch(&self, chunks: Vec<&[u8]>, ports: &[u32], hosts: Vec<String>, host_index: &[u32]) -> i32 {
+    pub fn send_batch(&self, data: &[u8], lengths: &[u32], ports: &[u32], hosts: Vec<String>, host_index: &[u32]) -> i32 {
+        let mut chunks = Vec::with_capacity(lengths.len());
+        let mut off = 0usize;
+        for &len in lengths {
+            let Some(chunk) = data.get(off..off + len as usize) else { return EINVAL };
+            chunks.push(chunk);
+            off += len as usize;
+        }
         if !hosts.is_empty() && (ports.len() < chunks.len() || host_index.len() < chunks.len()) {
             return EINVAL;
         }
