@@ -654,9 +654,12 @@ Socket.prototype.sendBatch = function(this: Socket, messages: any, port?: any, a
     else throw ERR_INVALID_ARG_TYPE(many ? `messages[${i}].data` : `messages[${i}]`, ['Buffer', 'TypedArray', 'DataView', 'string'], data);
     if (many) {
       if (connected) throw ERR_SOCKET_DGRAM_IS_CONNECTED();
-      ports[i] = validatePort(m.port, `messages[${i}].port`, false);
-      if (m.address != null) validateString(m.address, `messages[${i}].address`);
-      hosts[i] = m.address;
+      // Argument names are built only for the error: this loop runs once per datagram.
+      const p = m.port;
+      ports[i] = typeof p === 'number' && p > 0 && p <= 0xFFFF && p === (p | 0) ? p : validatePort(p, `messages[${i}].port`, false);
+      const a = m.address;
+      if (a != null && typeof a !== 'string') validateString(a, `messages[${i}].address`);
+      hosts[i] = a;
     }
   }
   if (!many && !connected) {
