@@ -31,6 +31,12 @@ export const Socket = SocketImpl as unknown as typeof dgram.Socket & {
   prototype: Socket;
 };
 
+/**
+ * node:dgram's deprecated `_createSocketHandle` (DEP0112), which the cluster primary uses to
+ * make the handles it shares: Node's own, re-exported so that code reaching for it runs.
+ */
+export const _createSocketHandle: unknown = (require('node:dgram') as { _createSocketHandle?: unknown })._createSocketHandle;
+
 export function createSocket(type: dgram.SocketType, callback?: MessageListener): Socket;
 export function createSocket(options: SocketOptions, callback?: MessageListener): Socket;
 export function createSocket(type: dgram.SocketType | SocketOptions, callback?: MessageListener): Socket {

@@ -13,6 +13,7 @@ function takesDgramSocket(s: dgram.Socket): string {
 test('a udpx socket is a dgram.Socket to TypeScript and an instance of udpx.Socket at run time', async (t) => {
   const rx = udpx.createSocket({ type: 'udp4', gro: true, recvMetadata: true });
   t.true(rx instanceof udpx.Socket);
+  t.true(rx instanceof (await import('node:dgram')).Socket, 'also an instance of node:dgram\'s Socket');
   t.is(takesDgramSocket(rx), 'Socket');
   rx.bind(0, '127.0.0.1');
   await once(rx, 'listening');

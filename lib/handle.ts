@@ -46,6 +46,9 @@ export interface HandleOwner {
 /** The outcome of a batch send: datagrams sent, and the error that stopped it (or 0). */
 export type BatchDone = (err: number, sent: number) => void;
 
+/** Node's test flag that makes every send wait for writability (libuv's queue). */
+const NO_TRY_SEND = process.execArgv.includes('--test-udp-no-try-send');
+
 /** Datagrams handed to the binding per call (4 sendmmsg/GSO calls of 64). */
 const WINDOW = 256;
 /** Bytes packed per call, so that the reused buffer stays small. */
@@ -174,6 +177,11 @@ export class Handle {
     return this.native.open(fd);
   }
 
+  /** The descriptor, or EBADF (negative) before there is one, as Node's UDP handle. */
+  get fd(): number {
+    return this.native.fd();
+  }
+
   /** Adopts a duplicate of a descriptor someone else keeps owning. */
   openDup(fd: number): number {
     return this.native.openDup(fd);
@@ -279,7 +287,7 @@ export class Handle {
     if (ip !== null && this.connected) return EISCONN;
     if (ip === null && !this.connected) return EDESTADDRREQ;
     const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.native.send(list, port, ip ?? undefined);
-    if (this.queue.length === 0) {
+    if (this.queue.length === 0 && !NO_TRY_SEND) {
       const r = attempt();
       if (r >= 0) return r + 1;
       if (r !== EAGAIN) return r;

@@ -44,6 +44,10 @@ const CONNECT_STATE_DISCONNECTED = 0;
 const CONNECT_STATE_CONNECTING = 1;
 const CONNECT_STATE_CONNECTED = 2;
 
+/** libuv's bind flags (uv.h), which the cluster primary passes to Node's own handle. */
+const UV_UDP_IPV6ONLY = 1;
+const UV_UDP_REUSEADDR = 4;
+
 const RECV_BUFFER = true;
 const SEND_BUFFER = false;
 
@@ -68,7 +72,7 @@ interface State {
   gro: boolean;
   recvMetadata: boolean;
   lastStats?: Omit<SocketStats, 'queueDrops'>;
-  clusterHandle?: { close(): void };
+  clusterHandle?: { close(...args: unknown[]): unknown; unref?(): void };
   batchHandler: ((batch: DatagramBatch) => void) | null;
   /** Async iterators reading this socket, each fed every batch. */
   consumers: Set<(batch: DatagramBatch) => void>;
@@ -110,7 +114,19 @@ function bindServerHandle(self: Socket, options: object, errCb: (err: number) =>
       return;
     }
     // Closing the primary's handle tells the primary this worker is done with the port,
-    // so it stays open (idle; udpx reads its own duplicate) until this socket closes.
+    // so it stays open (idle and unref'd: udpx reads its own duplicate, whose poll holds the
+    // loop) until this socket closes. When the cluster closes it (worker.disconnect()), the
+    // socket closes too, as node:dgram's does.
+    handle.unref?.();
+    const close = handle.close;
+    handle.close = function(this: unknown, ...args: unknown[]) {
+      handle.close = close;
+      if (state.clusterHandle === handle) {
+        state.clusterHandle = undefined;
+        if (state.handle) self.close();
+      }
+      return close.apply(this, args);
+    };
     state.clusterHandle = handle;
     startListening(self);
   });
@@ -312,7 +328,11 @@ export class Socket extends EventEmitter implements HandleOwner {
       if (state.reusePort) flags |= FLAG_REUSE_PORT;
       if (!exclusive && !state.reusePort && isClusterWorker()) {
         // As node:dgram: the primary owns the socket; every worker reads it.
-        bindServerHandle(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (err) => {
+        // The primary binds with libuv's flag values (uv.h).
+        let uvFlags = 0;
+        if (state.reuseAddr) uvFlags |= UV_UDP_REUSEADDR;
+        if (state.ipv6Only) uvFlags |= UV_UDP_IPV6ONLY;
+        bindServerHandle(this, { address: ip, port, addressType: this.type, fd: -1, flags: uvFlags }, (err) => {
           state.bindState = BIND_STATE_UNBOUND;
           this.emit('error', exceptionWithHostPort(err, 'bind', ip, port));
         });
@@ -451,8 +471,9 @@ export class Socket extends EventEmitter implements HandleOwner {
     stopReceiving(this);
     state.lastStats = state.handle!.native.stats();
     state.handle!.close();
-    state.clusterHandle?.close();
+    const clusterHandle = state.clusterHandle;
     state.clusterHandle = undefined;
+    clusterHandle?.close();
     state.handle = null;
     process.nextTick(socketCloseNT, this);
     return this;
@@ -1021,6 +1042,11 @@ for (const [prop, key] of privateState) {
 (Socket.prototype as any)._stopReceiving = deprecate(function(this: Socket) {
   stopReceiving(this);
 }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+
+// A udpx socket is also an instance of node:dgram's Socket (its prototype sits between
+// ours and EventEmitter's, every method of it overridden here), so that code checking
+// `socket instanceof dgram.Socket` accepts it.
+Object.setPrototypeOf(Socket.prototype, (require('node:dgram') as { Socket: Function }).Socket.prototype);
 
 export function createSocket(type: any, listener?: Callback): Socket {
   return new Socket(type, listener);

@@ -20,6 +20,8 @@ use crate::uv::{self, Poll, PollTarget};
 const RECV_BATCH: usize = 64;
 /// Batches read per readiness event, bounding the work done per loop turn (libuv reads 32).
 const RECV_ROUNDS: usize = 1;
+/// Single-datagram reads per readiness event on a shared descriptor (libuv reads 32).
+const SHARED_READS: usize = 32;
 
 /// Queued sends completed per writable event, bounding the work of one loop turn.
 const WRITES_PER_EVENT: usize = 1024;
@@ -150,6 +152,8 @@ struct Inner {
     /// False while JS has paused reading (backpressure from a full iterator queue).
     reading: Cell<bool>,
     stats: Cell<Counters>,
+    /// The descriptor came from elsewhere (`open`, `openDup`) and may be read by others.
+    shared: Cell<bool>,
     /// Whether datagrams carry destination/interface/TOS/timestamp (`setRecvMetadata`).
     metadata: Cell<bool>,
     /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
@@ -257,13 +261,17 @@ impl Inner {
     /// Reads what is queued (bounded per event) and hands it to JS: a datagram per
     /// `onMessage` call, or a whole batch per `onBatch` call when one is set.
     fn read_ready(&self) {
-        for _ in 0..RECV_ROUNDS {
+        // A descriptor shared with other processes (cluster, bind({ fd })) is read one
+        // datagram at a time, as libuv reads: what this socket does not deliver (it closed
+        // in a handler, say) stays in the kernel for the others.
+        let (per_call, rounds) = if self.shared.get() { (1, SHARED_READS) } else { (RECV_BATCH, RECV_ROUNDS) };
+        for _ in 0..rounds {
             if self.closed.get() || !self.reading.get() {
                 return;
             }
             let got = RECV_AREA.with(|area| {
                 let mut area = area.borrow_mut();
-                let r = self.with_socket(|s| s.recv_batch(&mut area))?;
+                let r = self.with_socket(|s| s.recv_batch_max(&mut area, per_call))?;
                 Some(r)
             });
             let n = match got {
@@ -289,7 +297,7 @@ impl Inner {
                     }
                 }
             }
-            if n < RECV_BATCH {
+            if n < per_call {
                 return;
             }
         }
@@ -511,6 +519,7 @@ impl NativeSocket {
                 stats: Cell::new(Counters::default()),
                 dest: Cell::new(None),
                 metadata: Cell::new(false),
+                shared: Cell::new(false),
                 addr_memo: RefCell::new(AddressMemo::new()),
                 cleanup: Cell::new(ptr::null()),
                 env: Cell::new(ptr::null_mut()),
@@ -538,6 +547,12 @@ impl NativeSocket {
             }
         }
         self.adopt(UdpSocket::from_fd(fd))
+    }
+
+    /// The descriptor, or `-EBADF` without one.
+    #[napi(catch_unwind)]
+    pub fn fd(&self) -> i32 {
+        self.inner.with_socket(std::os::fd::AsRawFd::as_raw_fd).unwrap_or(EBADF)
     }
 
     /// Adopts a duplicate of `fd`, leaving `fd` to its owner (a handle from the cluster
@@ -978,6 +993,7 @@ impl NativeSocket {
         match s {
             Ok(s) => {
                 own_fd(&s);
+                self.inner.shared.set(true);
                 *self.inner.socket.borrow_mut() = Some(s);
                 0
             }

@@ -234,9 +234,10 @@ impl RecvBatch {
         })
     }
 
-    pub(crate) fn recv_from(&mut self, socket: &SockRef<'_>) -> io::Result<usize> {
+    pub(crate) fn recv_from(&mut self, socket: &SockRef<'_>, max: usize) -> io::Result<usize> {
         self.len = 0;
-        let n = sys::recv_batch(socket, &mut self.scratch, &mut self.storage, self.slot, &mut self.metas)?;
+        let limit = max.clamp(1, self.metas.len());
+        let n = sys::recv_batch(socket, &mut self.scratch, &mut self.storage, self.slot, &mut self.metas[..limit])?;
         self.len = n;
         Ok(n)
     }

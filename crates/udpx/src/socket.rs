@@ -161,7 +161,14 @@ impl UdpSocket {
     /// Receives as many queued datagrams as fit in `batch` with one system call where the
     /// platform has one (`recvmmsg`). Returns how many were received; `WouldBlock` if none.
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
-        batch.recv_from(&SockRef::from(&self.inner))
+        batch.recv_from(&SockRef::from(&self.inner), usize::MAX)
+    }
+
+    /// As [`recv_batch`](Self::recv_batch), taking at most `max` datagrams (at least one)
+    /// from the kernel: for a socket shared with other processes, where what one reads
+    /// ahead the others can no longer read.
+    pub fn recv_batch_max(&self, batch: &mut RecvBatch, max: usize) -> io::Result<usize> {
+        batch.recv_from(&SockRef::from(&self.inner), max)
     }
 
     /// Sends each of `msgs` as its own datagram, many per system call (`sendmmsg` on

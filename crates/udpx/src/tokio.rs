@@ -55,7 +55,7 @@ impl AsyncUdpSocket {
     /// Cancel safe: a cancelled call has received nothing.
     pub async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         self.io
-            .async_io(Interest::READABLE, || batch.recv_from(&SockRef::from(&self.io)))
+            .async_io(Interest::READABLE, || batch.recv_from(&SockRef::from(&self.io), usize::MAX))
             .await
     }
 
