@@ -257,6 +257,12 @@ export class Handle {
     return this.native.bufferSize(size, recv);
   }
 
+  /** Node's handle callback, by its shape: for code that drives a handle by hand. */
+  onmessage(nread: number, _handle: unknown, buf: Buffer | null, rinfo: { address: string; port: number } | null): void {
+    if (nread < 0) this.owner?.onRecvError(nread);
+    else if (buf && rinfo) this.owner?.onMessage(buf, rinfo.address, rinfo.port);
+  }
+
   recvStart(): number {
     return this.native.recvStart(
       ((a: Buffer | number, address: string | undefined, port: number, metadata?: object) => {

@@ -51,7 +51,20 @@ const UV_UDP_REUSEADDR = 4;
 const RECV_BUFFER = true;
 const SEND_BUFFER = false;
 
-const kState = Symbol('state symbol');
+/**
+ * The key of a socket's private state. Under --expose-internals (Node's own test suite)
+ * it is node:dgram's key, so tests that reach into `socket[kStateSymbol]` find the state.
+ */
+const kState: unique symbol = internalStateSymbol() ?? (Symbol('state symbol') as any);
+
+function internalStateSymbol(): any {
+  if (!process.execArgv.includes('--expose-internals') && !process.execArgv.includes('--expose_internals')) return undefined;
+  try {
+    return (require('internal/dgram') as { kStateSymbol?: symbol }).kStateSymbol;
+  } catch {
+    return undefined;
+  }
+}
 
 type BufferLike = string | NodeJS.ArrayBufferView;
 type Callback = (...args: any[]) => void;
