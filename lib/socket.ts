@@ -887,6 +887,8 @@ function healthCheck(socket: Socket): void {
 function stopReceiving(socket: Socket): void {
   const state = socket[kState];
   if (!state.receiving) return;
+  // As the handle's recvStop(): no more reads, and the socket no longer holds the loop.
+  state.handle?.native.setReading(false);
   state.receiving = false;
 }
 
