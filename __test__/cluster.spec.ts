@@ -9,11 +9,10 @@
 // primary's own sockets are always node:dgram).
 
 import test from 'ava';
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { limiter } from './helpers';
+import { limiter, runNode } from './helpers';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 const DEADLINE_MS = 15000;
@@ -153,31 +152,13 @@ function run(impl: Impl, exclusive: boolean, portMode: 'fixed' | 'zero', count: 
   return limited(() => runNow(impl, exclusive, portMode, count));
 }
 
-function runNow(impl: Impl, exclusive: boolean, portMode: 'fixed' | 'zero', count: number): Promise<Outcome> {
+async function runNow(impl: Impl, exclusive: boolean, portMode: 'fixed' | 'zero', count: number): Promise<Outcome> {
   const { worker, primary } = scripts();
   const mod = impl === 'udpx' ? UDPX : 'node:dgram';
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [primary, worker, mod, exclusive ? '1' : '0', portMode, String(count)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      // The workers are in the primary's process group only if detached; kill the primary
-      // and let the workers notice the closed IPC channel (they exit on disconnect).
-      child.kill('SIGKILL');
-    }, DEADLINE_MS);
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ result: line ? JSON.parse(line.slice(7)) : undefined, exited: !killed, code, signal, stderr });
-    });
-  });
+  // Killing the primary at the deadline is enough: its workers exit on the closed IPC channel.
+  const r = await runNode([primary, worker, mod, exclusive ? '1' : '0', portMode, String(count)], DEADLINE_MS);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  return { result: line ? JSON.parse(line.slice(7)) : undefined, exited: r.exited, code: r.code, signal: r.signal, stderr: r.stderr };
 }
 
 /** Each worker's bind outcomes, with the fixed port replaced by 'P', in a stable order. */

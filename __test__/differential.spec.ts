@@ -7,6 +7,7 @@
 // that the scenarios themselves are deterministic.
 
 import test from 'ava';
+import { limiter } from './helpers';
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { scenarios, Scenario } from './differential/scenarios';
@@ -17,19 +18,8 @@ const OTHER = process.env.UDPX_DIFF_IMPL || 'udpx';
 const CONCURRENCY = Number(process.env.UDPX_DIFF_CONCURRENCY) || 4;
 const ONLY = process.env.UDPX_DIFF_ONLY; // a regular expression on scenario names
 
-// A tiny semaphore: at most CONCURRENCY children at a time.
-let running = 0;
-const waiting: Array<() => void> = [];
-async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+// At most CONCURRENCY children at a time.
+const limited = limiter(CONCURRENCY);
 
 interface Outcome {
   result?: ChildResult;

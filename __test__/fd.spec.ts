@@ -17,6 +17,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { scriptFile } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const udpx = require(path.resolve(__dirname, '../index.js')) as typeof dgram;
@@ -121,18 +122,7 @@ scenarios[scenario]();
 process.on('exit', finish);
 `;
 
-let childFile: string | undefined;
-test.after.always(() => {
-  if (childFile) fs.rmSync(path.dirname(childFile), { recursive: true, force: true });
-});
-function childPath(): string {
-  if (!childFile) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'udpx-fd-'));
-    childFile = path.join(dir, 'child.js');
-    fs.writeFileSync(childFile, CHILD);
-  }
-  return childFile;
-}
+const childPath = scriptFile('udpx-fd-', 'child.js', CHILD);
 
 /** A node:dgram socket bound on loopback, and its descriptor. */
 function udpDescriptor(type: 'udp4' | 'udp6'): Promise<{ sock: dgram.Socket; fd: number; port: number }> {

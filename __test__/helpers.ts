@@ -1,5 +1,6 @@
 // Shared helpers for the ava specs: the udpx module and bounded waits.
 
+import test from 'ava';
 import * as path from 'node:path';
 import type * as dgram from 'node:dgram';
 
@@ -48,5 +49,55 @@ export function limiter(n: number) {
       running--;
       waiting.shift()?.();
     }
+  };
+}
+
+export interface ChildRun {
+  stdout: string;
+  stderr: string;
+  /** False when the deadline passed and the child was killed. */
+  exited: boolean;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Runs `node ...args` (without inherited NODE_OPTIONS), killing it after `deadlineMs`. */
+export function runNode(args: string[], deadlineMs: number): Promise<ChildRun> {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, deadlineMs);
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, exited: !killed, code, signal });
+    });
+  });
+}
+
+/**
+ * A script file in a temporary folder, written on first use and removed after the spec
+ * file's tests: `path()` gives its path.
+ */
+export function scriptFile(prefix: string, name: string, source: string): () => string {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  let file: string | undefined;
+  test.after.always(() => {
+    if (file) fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+  return () => {
+    if (!file) {
+      file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), prefix)), name);
+      fs.writeFileSync(file, source);
+    }
+    return file;
   };
 }

@@ -22,9 +22,8 @@
 
 import test from 'ava';
 import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { runNode, scriptFile } from './helpers';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 const SEEDS = [0x5eed0001, 0x00c0ffee, 0x0badf00d];
@@ -436,18 +435,7 @@ async function main() {
 main().catch((e) => out({ ev: 'main failed', cat: category(e), msg: String(e && e.stack) }));
 `;
 
-let childFile: string | undefined;
-test.after.always(() => {
-  if (childFile) fs.rmSync(path.dirname(childFile), { recursive: true, force: true });
-});
-function childPath(): string {
-  if (!childFile) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'udpx-hostile-'));
-    childFile = path.join(dir, 'child.js');
-    fs.writeFileSync(childFile, CHILD);
-  }
-  return childFile;
-}
+const childPath = scriptFile('udpx-hostile-', 'child.js', CHILD);
 
 interface Outcome {
   lines: any[];
@@ -458,32 +446,15 @@ interface Outcome {
   stderr: string;
 }
 
-function runChild(mod: string, seed: number, calls = CALLS, extraArgs: string[] = []): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...extraArgs, childPath(), mod, String(seed), String(calls)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, DEADLINE_MS);
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c.length > 4000 ? c.slice(0, 4000) : c));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const lines: any[] = [];
-      let exitLine: string | undefined;
-      for (const l of stdout.split('\n')) {
-        if (l.startsWith('T ')) lines.push(JSON.parse(l.slice(2)));
-        else if (l.startsWith('EXIT ')) exitLine = l;
-      }
-      resolve({ lines, exitLine, exited: !killed, code, signal, stderr: stderr.slice(0, 4000) });
-    });
-  });
+async function runChild(mod: string, seed: number, calls = CALLS, extraArgs: string[] = []): Promise<Outcome> {
+  const r = await runNode([...extraArgs, childPath(), mod, String(seed), String(calls)], DEADLINE_MS);
+  const lines: any[] = [];
+  let exitLine: string | undefined;
+  for (const l of r.stdout.split('\n')) {
+    if (l.startsWith('T ')) lines.push(JSON.parse(l.slice(2)));
+    else if (l.startsWith('EXIT ')) exitLine = l;
+  }
+  return { lines, exitLine, exited: r.exited, code: r.code, signal: r.signal, stderr: r.stderr.slice(0, 4000) };
 }
 
 // One run per implementation and seed, one after the other (see the header).

@@ -6,11 +6,8 @@
 // kills it after a deadline and records that it hung.
 
 import test from 'ava';
-import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { limiter } from './helpers';
+import { limiter, runNode, scriptFile } from './helpers';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 /** A child that has not exited by itself this long after spawn is killed and counted as hung. */
@@ -339,18 +336,7 @@ const scenarios = {
 scenarios[scenario]().then(finish, (e) => { result.failed = String(e && e.stack || e); finish(); });
 `;
 
-let childFile: string | undefined;
-test.after.always(() => {
-  if (childFile) fs.rmSync(path.dirname(childFile), { recursive: true, force: true });
-});
-function childPath(): string {
-  if (!childFile) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'udpx-workers-'));
-    childFile = path.join(dir, 'child.js');
-    fs.writeFileSync(childFile, CHILD);
-  }
-  return childFile;
-}
+const childPath = scriptFile('udpx-workers-', 'child.js', CHILD);
 
 interface Outcome {
   result?: any;
@@ -364,27 +350,10 @@ function run(impl: Impl, scenario: string): Promise<Outcome> {
   return limited(() => runNow(impl, scenario));
 }
 
-function runNow(impl: Impl, scenario: string): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [childPath(), impl, scenario, UDPX], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, DEADLINE_MS);
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ result: line ? JSON.parse(line.slice(7)) : undefined, exited: !killed, code, signal, stderr });
-    });
-  });
+async function runNow(impl: Impl, scenario: string): Promise<Outcome> {
+  const r = await runNode([childPath(), impl, scenario, UDPX], DEADLINE_MS);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  return { result: line ? JSON.parse(line.slice(7)) : undefined, exited: r.exited, code: r.code, signal: r.signal, stderr: r.stderr };
 }
 
 async function both(scenario: string): Promise<{ node: Outcome; udpx: Outcome; info: string }> {
