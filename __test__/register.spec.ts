@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 
 const ROOT = path.join(__dirname, '..', '..'); // the package root (dist/__test__/../..)
 const UDPX = path.join(__dirname, '..', 'index.js');
-const REGISTER = path.join(__dirname, '..', 'lib', 'register.js');
+const REGISTER = path.join(__dirname, '..', 'lib', 'register', 'index.js');
 const REGISTER_URL = pathToFileURL(REGISTER).href;
 const CHILD_MS = 10_000;
 const MARK = '@@result ';

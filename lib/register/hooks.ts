@@ -1,4 +1,4 @@
-// ESM loader hooks for udpx/register (registered by register.ts with module.register()).
+// ESM loader hooks for udpx/register (registered by index.ts with module.register()).
 // They run on Node's loader thread: udpx's location and export names come in through
 // `initialize`, and udpx itself is only ever loaded on the main thread (by the module below).
 

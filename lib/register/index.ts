@@ -12,11 +12,11 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const IDS = new Set(['dgram', 'node:dgram']);
-// udpx's main module, compiled to dist/index.js (this file is dist/lib/register.js).
-const UDPX_MAIN = path.join(__dirname, '..', 'index.js');
-// Requests made by udpx's own files (dist/index.js, dist/lib/*) get the real builtin, so udpx
+// udpx's main module, compiled to dist/index.js (this file is dist/lib/register/index.js).
+const UDPX_MAIN = path.join(__dirname, '..', '..', 'index.js');
+// Requests made by udpx's own files (dist/index.js, dist/lib/**) get the real builtin, so udpx
 // may build on it without a cycle.
-const LIB_DIR = __dirname + path.sep;
+const LIB_DIR = path.join(__dirname, '..') + path.sep;
 const isUdpx = (file: string | null | undefined): boolean => !!file && (file === UDPX_MAIN || file.startsWith(LIB_DIR));
 
 const udpx = (): unknown => require(UDPX_MAIN);
@@ -63,7 +63,7 @@ if (!g[INSTALLED]) {
     const names = Object.keys(udpx() as object).filter(
       (n) => n !== 'default' && n !== '__esModule' && /^[A-Za-z_$][\w$]*$/.test(n),
     );
-    register(pathToFileURL(path.join(__dirname, 'register-hooks.js')).href, {
+    register(pathToFileURL(path.join(__dirname, 'hooks.js')).href, {
       data: { main: UDPX_MAIN, libDir: pathToFileURL(LIB_DIR).href, names },
     });
   }
