@@ -5,7 +5,9 @@
 //! Socket logic lives in the `udpx` crate; dgram semantics live in the TypeScript facade.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod address;
 mod callback;
 mod error;
+mod fds;
 mod socket;
 mod uv;

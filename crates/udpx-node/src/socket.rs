@@ -10,7 +10,9 @@ use std::rc::Rc;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use udpx::{format_ip, parse_ip, BindOptions, Family, RecvBatch, UdpSocket};
+use udpx::{BindOptions, Family, RecvBatch, Transmit, UdpSocket};
+
+use crate::address::{format_ip, parse_ip};
 
 use crate::callback::{string, AddressMemo, JsCallback};
 use crate::error::{status, uv_code, EBADF, EINVAL};
@@ -320,12 +322,9 @@ impl Inner {
         datagrams
     }
 
-    /// Segment `seg` of slot `i` (the whole slot without GRO).
+    /// Segment `seg` of slot `i` (the whole slot without GRO), split by the core.
     fn segment(area: &RecvBatch, i: usize, seg: usize) -> &[u8] {
-        let (data, m) = (area.payload(i), area.meta(i));
-        let stride = if m.stride == 0 { data.len() } else { m.stride };
-        let start = (seg * stride).min(data.len());
-        &data[start..(start + stride).min(data.len())]
+        area.segments(i).nth(seg).unwrap_or(&[])
     }
 
     fn deliver(&self, i: usize, seg: usize) {
@@ -530,7 +529,7 @@ impl NativeSocket {
     /// What kind of handle `fd` is, as Node's `guessHandleType` names it.
     #[napi(catch_unwind)]
     pub fn handle_type(fd: i32) -> String {
-        udpx::handle_type(fd).to_string()
+        crate::fds::handle_type(fd).to_string()
     }
 
     /// Adopts `fd` (`bind({ fd })`).
@@ -627,11 +626,12 @@ impl NativeSocket {
         let r = match ip {
             Some(ip) => {
                 let Ok(to) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
-                self.inner.with_socket(|s| s.send_to(&chunks, to))
+                self.inner.with_socket(|s| s.send(&Transmit::gather(Some(to), &chunks)))
             }
-            None => self.inner.with_socket(|s| s.send(&chunks)),
+            None => self.inner.with_socket(|s| s.send(&Transmit::gather(None, &chunks))),
         };
-        self.inner.sent(r, |n| (1, n))
+        let bytes = chunks.iter().map(|c| c.len()).sum::<usize>();
+        self.inner.sent(r.map(|r| r.map(|_| bytes)), |n| (1, n))
     }
 
     /// Sets the destination of `sendOne(buf, true)`: the hot path parses an address once
@@ -656,11 +656,11 @@ impl NativeSocket {
     pub fn send_one(&self, buf: &[u8], to_destination: bool) -> i32 {
         let r = if to_destination {
             let Some(to) = self.inner.dest.get() else { return EINVAL };
-            self.inner.with_socket(|s| s.send_to(&[buf], to))
+            self.inner.with_socket(|s| s.send(&Transmit::new(Some(to), buf)))
         } else {
-            self.inner.with_socket(|s| s.send(&[buf]))
+            self.inner.with_socket(|s| s.send(&Transmit::new(None, buf)))
         };
-        self.inner.sent(r, |n| (1, n))
+        self.inner.sent(r.map(|r| r.map(|_| buf.len())), |n| (1, n))
     }
 
     /// Sends datagrams with one system call per 64 (`sendmmsg`): `data` holds them back to
@@ -698,13 +698,10 @@ impl NativeSocket {
             }
         }
         let chunks = if hosts.is_empty() { &chunks[..] } else { &chunks[..dests.len()] };
-        let msgs: Vec<udpx::Transmit<'_>> = chunks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| udpx::Transmit { destination: dests.get(i).copied(), contents: c })
-            .collect();
+        let msgs: Vec<Transmit<'_>> =
+            chunks.iter().enumerate().map(|(i, c)| Transmit::new(dests.get(i).copied(), c)).collect();
         let r = self.inner.with_socket(|s| s.send_batch(&msgs));
-        self.inner.sent(r, |n| (n, msgs[..n].iter().map(|m| m.contents.len()).sum()))
+        self.inner.sent(r, |n| (n, msgs[..n.min(msgs.len())].iter().map(|m| m.len()).sum()))
     }
 
     /// Sends `chunks` (each `segmentSize` bytes but the last) to one destination, gathered
@@ -723,11 +720,13 @@ impl NativeSocket {
         if let [whole] = chunks[..] {
             // One contiguous buffer of many segments (small datagrams, copied together in
             // JS: cheaper for the kernel than one iovec each).
-            let r = self.inner.with_socket(|s| s.send_segments(whole, seg, dest));
-            return self.inner.sent(r, |n| (n, whole.len().min(n * seg)));
+            let r = self.inner.with_socket(|s| s.send(&Transmit::new(dest, whole).with_segment_size(seg)));
+            return self.inner.sent(r, |n| (n, whole.len().min(n.saturating_mul(seg))));
         }
-        let r = self.inner.with_socket(|s| s.send_datagrams(&chunks, seg, dest));
-        self.inner.sent(r, |n| (n, chunks[..n.min(chunks.len())].iter().map(|c| c.len()).sum()))
+        // Separate buffers, gathered where they lie and cut at `seg` bytes.
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        let r = self.inner.with_socket(|s| s.send(&Transmit::gather(dest, &chunks).with_segment_size(seg)));
+        self.inner.sent(r, |n| (n, total.min(n.saturating_mul(seg))))
     }
 
     /// Delivers received datagrams in batches to `onBatch(buffer, meta, addresses)`

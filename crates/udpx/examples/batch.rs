@@ -21,13 +21,13 @@ async fn main() -> io::Result<()> {
 
     // Many datagrams, one system call per 64.
     let payloads: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_be_bytes().to_vec()).collect();
-    let msgs: Vec<Transmit<'_>> =
-        payloads.iter().map(|p| Transmit { destination: Some(to), contents: p }).collect();
+    let msgs: Vec<Transmit<'_>> = payloads.iter().map(|p| Transmit::new(Some(to), p)).collect();
     let tx = AsyncUdpSocket::new(tx)?;
     let sent = tx.send_batch(&msgs).await?;
 
     // One buffer, sent as 10 datagrams of 1200 bytes (GSO where the kernel has it).
-    let segments = tx.send_segments(&vec![7u8; 12_000], 1200, Some(to)).await?;
+    let run = vec![7u8; 12_000];
+    let segments = tx.send(&Transmit::new(Some(to), &run).with_segment_size(1200)).await?;
 
     let mut batch = RecvBatch::new(64);
     let (mut received, mut calls) = (0, 0);

@@ -8,7 +8,7 @@
 //!   loopbench sendmmsg <port,port,...> <size> <seconds>
 //!       `send_batch` (sendmmsg) of 64 datagrams per call, destinations cycling over the ports
 //!   loopbench gso <port> <size> <seconds>
-//!       `send_segments` of min(64, 65000 / size) datagrams per call (one UDP GSO buffer)
+//!       `send` of one segmented transmit of min(64, 65000 / size) datagrams (one UDP GSO buffer)
 //!   loopbench recv <gro 0|1> [rcvbuf]
 //!       bind 127.0.0.1:0, drain with `recv_batch` (recvmmsg), 64 slots, `poll()` when empty;
 //!       with gro 1 `set_gro(true)` and datagrams counted per coalesced segment.
@@ -73,9 +73,7 @@ fn send_loop(sock: &UdpSocket, seconds: f64, mut step: impl FnMut() -> io::Resul
 fn mode_sendmmsg(ports: &[u16], size: usize, seconds: f64) -> io::Result<()> {
     let sock = bound_socket()?;
     let buf = vec![0u8; size];
-    let msgs: Vec<Transmit<'_>> = (0..BATCH)
-        .map(|i| Transmit { destination: Some(loopback(ports[i % ports.len()])), contents: &buf })
-        .collect();
+    let msgs: Vec<Transmit<'_>> = (0..BATCH).map(|i| Transmit::new(Some(loopback(ports[i % ports.len()])), &buf)).collect();
     send_loop(&sock, seconds, || sock.send_batch(&msgs));
     Ok(())
 }
@@ -84,10 +82,10 @@ fn mode_gso(port: u16, size: usize, seconds: f64) -> io::Result<()> {
     let sock = bound_socket()?;
     let segs = (65000 / size).clamp(1, BATCH);
     let buf = vec![0u8; size * segs];
-    let dest = Some(loopback(port));
-    send_loop(&sock, seconds, || sock.send_segments(&buf, size, dest));
+    let t = Transmit::new(Some(loopback(port)), &buf).with_segment_size(size);
+    send_loop(&sock, seconds, || sock.send(&t));
     if !sock.gso_enabled() {
-        eprintln!("loopbench: the kernel refused UDP GSO; send_segments fell back to sendmmsg");
+        eprintln!("loopbench: the kernel refused UDP GSO; the send fell back to sendmmsg");
     }
     Ok(())
 }

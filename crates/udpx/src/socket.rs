@@ -1,56 +1,29 @@
-//! The socket: creation, binding, connection and every option `dgram` exposes.
+//! The socket: creation, binding, connection and every unicast and multicast option.
+//! Sending is in `send.rs`, receiving in `recv.rs`.
 
-use std::io::{self, IoSlice};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use crate::addr;
-use crate::batch::{RecvBatch, Transmit};
 use crate::sys;
+use crate::types::{BindOptions, Family};
 
-/// The address family of a socket (`udp4` or `udp6`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// IPv4 (`udp4`).
-    V4,
-    /// IPv6 (`udp6`), which also carries IPv4-mapped traffic unless `ipv6_only` is set.
-    V6,
-}
-
-impl Family {
-    fn domain(self) -> Domain {
-        match self {
-            Family::V4 => Domain::IPV4,
-            Family::V6 => Domain::IPV6,
-        }
+fn domain(family: Family) -> Domain {
+    match family {
+        Family::V4 => Domain::IPV4,
+        Family::V6 => Domain::IPV6,
     }
-
-    /// True for IPv6.
-    pub fn is_v6(self) -> bool {
-        self == Family::V6
-    }
-}
-
-/// Flags applied between socket creation and `bind(2)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BindOptions {
-    /// `SO_REUSEADDR`: bind a port another socket holds (multicast listeners do this).
-    pub reuse_addr: bool,
-    /// `SO_REUSEPORT`: share a port among sockets; the kernel balances datagrams across them.
-    pub reuse_port: bool,
-    /// `IPV6_V6ONLY`: refuse IPv4-mapped traffic on an IPv6 socket.
-    pub ipv6_only: bool,
 }
 
 /// A non-blocking UDP socket.
 ///
 /// Every call returns at once: a receive with nothing queued or a send the kernel cannot take
-/// now fails with [`io::ErrorKind::WouldBlock`]. Wait for readiness with your event loop (the
-/// Node binding uses libuv's, [`AsyncUdpSocket`](crate::AsyncUdpSocket) uses tokio's).
+/// now fails with [`io::ErrorKind::WouldBlock`]. Wait for readiness with your event loop
+/// ([`AsyncUdpSocket`](crate::AsyncUdpSocket) uses tokio's).
 #[derive(Debug)]
 pub struct UdpSocket {
     inner: Socket,
@@ -59,17 +32,15 @@ pub struct UdpSocket {
     gso: AtomicBool,
 }
 
-
-
 impl UdpSocket {
     /// Creates an unbound socket of `family` (non-blocking, close-on-exec).
     pub fn new(family: Family) -> io::Result<Self> {
-        let inner = Socket::new(family.domain(), Type::DGRAM, Some(Protocol::UDP))?;
+        let inner = Socket::new(domain(family), Type::DGRAM, Some(Protocol::UDP))?;
         inner.set_nonblocking(true)?;
         Ok(UdpSocket { inner, family, gso: AtomicBool::new(sys::gso_supported()) })
     }
 
-    /// Adopts an open UDP descriptor, taking ownership of it (as `bind({ fd })` does).
+    /// Adopts an open UDP descriptor, taking ownership of it.
     ///
     /// Fails with `EINVAL` when `fd` is not a datagram socket of an IP family; the caller
     /// keeps ownership in that case.
@@ -103,16 +74,20 @@ impl UdpSocket {
             self.inner.set_reuse_port(true)?;
         }
         if opts.ipv6_only {
-            // On an IPv4 socket the kernel answers ENOPROTOOPT, as libuv reports it.
+            // On an IPv4 socket the kernel answers ENOPROTOOPT.
             self.inner.set_only_v6(true)?;
         }
         self.inner.bind(&SockAddr::from(addr))
     }
 
-    /// Binds to the unspecified address and an ephemeral port with `SO_REUSEADDR`, as libuv
-    /// does before a membership change on a socket nobody bound.
+    /// Binds to the unspecified address and an ephemeral port with `SO_REUSEADDR`: what a
+    /// membership change needs on a socket nobody bound.
     pub fn bind_any(&self) -> io::Result<()> {
-        let any = SocketAddr::new(addr::unspecified(self.family.is_v6()), 0);
+        let ip = match self.family {
+            Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let any = SocketAddr::new(ip, 0);
         self.bind(any, BindOptions { reuse_addr: true, ..Default::default() })
     }
 
@@ -141,71 +116,14 @@ impl UdpSocket {
         to_std(self.inner.peer_addr()?)
     }
 
-    /// Sends the concatenation of `bufs` as one datagram to `addr`.
-    pub fn send_to(&self, bufs: &[&[u8]], addr: SocketAddr) -> io::Result<usize> {
-        let addr = SockAddr::from(addr);
-        match bufs {
-            [one] => self.inner.send_to(one, &addr),
-            _ => self.inner.send_to_vectored(&io_slices(bufs), &addr),
-        }
+    /// The socket as socket2 sees it, for the send and receive paths.
+    pub(crate) fn sock_ref(&self) -> SockRef<'_> {
+        SockRef::from(&self.inner)
     }
 
-    /// Sends the concatenation of `bufs` as one datagram to the connected peer.
-    pub fn send(&self, bufs: &[&[u8]]) -> io::Result<usize> {
-        match bufs {
-            [one] => self.inner.send(one),
-            _ => self.inner.send_vectored(&io_slices(bufs)),
-        }
-    }
-
-    /// Receives as many queued datagrams as fit in `batch` with one system call where the
-    /// platform has one (`recvmmsg`). Returns how many were received; `WouldBlock` if none.
-    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
-        batch.recv_from(&SockRef::from(&self.inner), usize::MAX)
-    }
-
-    /// As [`recv_batch`](Self::recv_batch), taking at most `max` datagrams (at least one)
-    /// from the kernel: for a socket shared with other processes, where what one reads
-    /// ahead the others can no longer read.
-    pub fn recv_batch_max(&self, batch: &mut RecvBatch, max: usize) -> io::Result<usize> {
-        batch.recv_from(&SockRef::from(&self.inner), max)
-    }
-
-    /// Sends each of `msgs` as its own datagram, many per system call (`sendmmsg` on
-    /// Linux). Returns how many the kernel took, in order; fewer than `msgs.len()` means the
-    /// next one would block or failed (retry from there to learn which). Fails only when
-    /// none was sent.
-    pub fn send_batch(&self, msgs: &[Transmit<'_>]) -> io::Result<usize> {
-        if msgs.is_empty() {
-            return Ok(0);
-        }
-        sys::send_batch(&SockRef::from(&self.inner), msgs)
-    }
-
-    /// Sends `buf` as datagrams of `segment_size` bytes each (the last may be shorter) to
-    /// `destination` (`None`: the connected peer). Uses UDP GSO where the kernel has it —
-    /// one system call per 64 datagrams — and falls back to [`send_batch`](Self::send_batch)
-    /// for good once the kernel refuses it. Returns how many datagrams were sent, as
-    /// `send_batch` does.
-    pub fn send_segments(
-        &self,
-        buf: &[u8],
-        segment_size: usize,
-        destination: Option<SocketAddr>,
-    ) -> io::Result<usize> {
-        crate::batch::send_segments(&SockRef::from(&self.inner), &self.gso, buf, segment_size, destination)
-    }
-
-    /// Sends `datagrams` to `destination`, each `segment_size` bytes except the last (which
-    /// may be shorter), with GSO gathering them from where they lie (no copy); otherwise as
-    /// [`send_segments`](Self::send_segments). Returns how many were sent.
-    pub fn send_datagrams(
-        &self,
-        datagrams: &[&[u8]],
-        segment_size: usize,
-        destination: Option<SocketAddr>,
-    ) -> io::Result<usize> {
-        crate::batch::send_datagrams(&SockRef::from(&self.inner), &self.gso, datagrams, segment_size, destination)
+    /// The "GSO still works" flag the send path reads and clears.
+    pub(crate) fn gso_flag(&self) -> &AtomicBool {
+        &self.gso
     }
 
     /// Whether segmented sends still use GSO (false once the kernel refused it).
@@ -283,7 +201,7 @@ impl UdpSocket {
 
     /// The interface outgoing multicast leaves by: an IPv4 address of it, or an IPv6
     /// address whose scope (`::%eth0`) names it. The option set follows the address's
-    /// family, not the socket's, as libuv does; the kernel rejects what does not apply.
+    /// family, not the socket's; the kernel rejects what does not apply.
     pub fn set_multicast_if(&self, iface: SocketAddr) -> io::Result<()> {
         match iface {
             SocketAddr::V4(a) => self.inner.set_multicast_if_v4(a.ip()),
@@ -373,10 +291,6 @@ impl From<UdpSocket> for std::net::UdpSocket {
     }
 }
 
-fn io_slices<'a>(bufs: &'a [&'a [u8]]) -> Vec<IoSlice<'a>> {
-    bufs.iter().map(|b| IoSlice::new(b)).collect()
-}
-
 fn to_std(a: SockAddr) -> io::Result<SocketAddr> {
     a.as_socket()
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
@@ -385,6 +299,7 @@ fn to_std(a: SockAddr) -> io::Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{RecvBatch, Transmit};
 
     fn bound(family: Family, ip: &str) -> UdpSocket {
         let s = UdpSocket::new(family).unwrap();
@@ -396,10 +311,10 @@ mod tests {
     fn gathered_send_arrives_as_one_datagram() {
         let a = bound(Family::V4, "127.0.0.1");
         let b = bound(Family::V4, "127.0.0.1");
-        let n = a.send_to(&[b"ab", b"", b"cde"], b.local_addr().unwrap()).unwrap();
-        assert_eq!(n, 5);
+        let n = a.send(&Transmit::gather(Some(b.local_addr().unwrap()), &[b"ab", b"", b"cde"])).unwrap();
+        assert_eq!(n, 1);
         let mut batch = RecvBatch::new(4);
-        let got = crate::batch::tests::recv_wait(&b, &mut batch);
+        let got = crate::recv::tests::recv_wait(&b, &mut batch);
         assert_eq!(got, 1);
         assert_eq!(batch.payload(0), b"abcde");
         assert_eq!(batch.meta(0).source, a.local_addr().unwrap());
@@ -411,7 +326,7 @@ mod tests {
         let b = bound(Family::V4, "127.0.0.1");
         a.connect(b.local_addr().unwrap()).unwrap();
         assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
-        assert_eq!(a.send(&[b"x"]).unwrap(), 1);
+        assert_eq!(a.send(&Transmit::new(None, b"x")).unwrap(), 1);
         a.disconnect().unwrap();
         assert_eq!(a.peer_addr().unwrap_err().raw_os_error(), Some(libc::ENOTCONN));
     }
@@ -448,17 +363,14 @@ mod tests {
         let tx = bound(Family::V4, "127.0.0.1");
         let rx: Vec<UdpSocket> = (0..3).map(|_| bound(Family::V4, "127.0.0.1")).collect();
         let payloads: Vec<Vec<u8>> = (0..9u8).map(|i| vec![i; 10 + i as usize]).collect();
-        let msgs: Vec<Transmit<'_>> = payloads
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Transmit { destination: Some(rx[i % 3].local_addr().unwrap()), contents: p })
-            .collect();
+        let msgs: Vec<Transmit<'_>> =
+            payloads.iter().enumerate().map(|(i, p)| Transmit::new(Some(rx[i % 3].local_addr().unwrap()), p)).collect();
         assert_eq!(tx.send_batch(&msgs).unwrap(), 9);
         for (r, s) in rx.iter().enumerate() {
             let mut batch = RecvBatch::new(8);
             let mut got = Vec::new();
             while got.len() < 3 {
-                let n = crate::batch::tests::recv_wait(s, &mut batch);
+                let n = crate::recv::tests::recv_wait(s, &mut batch);
                 got.extend((0..n).map(|i| batch.payload(i).to_vec()));
             }
             assert_eq!(got, vec![payloads[r].clone(), payloads[r + 3].clone(), payloads[r + 6].clone()]);
@@ -470,17 +382,25 @@ mod tests {
         let tx = bound(Family::V4, "127.0.0.1");
         let plain = bound(Family::V4, "127.0.0.1");
         let gro = bound(Family::V4, "127.0.0.1");
-        gro.set_gro(true).unwrap();
+        if crate::backend() == "portable" {
+            // No GRO on the portable backend: the setter says so instead of doing nothing.
+            let e = gro.set_gro(true).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENOPROTOOPT));
+            assert!(!tx.gso_enabled());
+        } else {
+            gro.set_gro(true).unwrap();
+        }
         let buf: Vec<u8> = (0..1000u32).map(|i| (i / 100) as u8).collect();
         for rx in [&plain, &gro] {
-            assert_eq!(tx.send_segments(&buf, 100, Some(rx.local_addr().unwrap())).unwrap(), 10);
+            let t = Transmit::new(Some(rx.local_addr().unwrap()), &buf).with_segment_size(100);
+            assert_eq!(tx.send(&t).unwrap(), 10);
         }
         let collect = |s: &UdpSocket| {
             let mut batch = RecvBatch::new(16);
             let mut got: Vec<Vec<u8>> = Vec::new();
             let mut slots = 0;
             while got.len() < 10 {
-                let n = crate::batch::tests::recv_wait(s, &mut batch);
+                let n = crate::recv::tests::recv_wait(s, &mut batch);
                 slots += n;
                 got.extend(batch.datagrams().map(|(p, _)| p.to_vec()));
             }
@@ -495,6 +415,8 @@ mod tests {
         if tx.gso_enabled() {
             // A GSO send reaches a GRO socket on loopback as one coalesced slot.
             assert_eq!(slots_b, 1);
+        } else {
+            assert_eq!(slots_b, 10);
         }
     }
 
@@ -506,14 +428,14 @@ mod tests {
         rx.recv_buffer_size(4096).unwrap();
         let to = rx.local_addr().unwrap();
         for _ in 0..200 {
-            let _ = tx.send_to(&[&[0u8; 1000]], to);
+            let _ = tx.send(&Transmit::new(Some(to), &[0u8; 1000]));
         }
         // Drain what fit, then send one more: the kernel attaches the count to datagrams
         // queued after the first drop.
         let mut batch = RecvBatch::new(64);
         while rx.recv_batch(&mut batch).is_ok() {}
-        tx.send_to(&[b"after"], to).unwrap();
-        let n = crate::batch::tests::recv_wait(&rx, &mut batch);
+        tx.send(&Transmit::new(Some(to), b"after")).unwrap();
+        let n = crate::recv::tests::recv_wait(&rx, &mut batch);
         assert_eq!(batch.payload(n - 1), b"after");
         let drops = batch.meta(n - 1).drops.expect("drop counter attached");
         assert!(drops > 0, "a 4 KiB buffer cannot hold 200 KB");
@@ -541,9 +463,9 @@ mod tests {
             rx.set_recv_metadata(true).unwrap();
             let tx = bound(f, ip);
             tx.set_tos(0xb8).unwrap();
-            tx.send_to(&[b"meta"], rx.local_addr().unwrap()).unwrap();
+            tx.send(&Transmit::new(Some(rx.local_addr().unwrap()), b"meta")).unwrap();
             let mut batch = RecvBatch::new(1);
-            crate::batch::tests::recv_wait(&rx, &mut batch);
+            crate::recv::tests::recv_wait(&rx, &mut batch);
             let m = batch.meta(0);
             assert_eq!(m.destination, Some(ip.parse().unwrap()));
             assert_eq!(m.interface, Some(sys::if_nametoindex("lo")));

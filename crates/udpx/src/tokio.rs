@@ -1,20 +1,19 @@
 //! Async use from tokio: readiness from tokio's reactor, batched I/O by this crate.
 
-use std::io::{self, IoSlice};
-use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::io;
 
-use socket2::{SockAddr, SockRef};
+use socket2::SockRef;
 use tokio::io::Interest;
 
-use crate::{RecvBatch, Transmit, UdpSocket};
+use crate::send::{rest_after, send};
+use crate::{Payload, RecvBatch, Transmit, UdpSocket};
 
 /// A [`UdpSocket`] registered with the current tokio runtime.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
-/// use udpx::{AsyncUdpSocket, BindOptions, Family, RecvBatch, UdpSocket};
+/// use udpx::{AsyncUdpSocket, BindOptions, Family, RecvBatch, Transmit, UdpSocket};
 /// let rx = UdpSocket::new(Family::V4)?;
 /// rx.bind("127.0.0.1:0".parse().unwrap(), BindOptions::default())?;
 /// let to = rx.local_addr()?;
@@ -22,7 +21,7 @@ use crate::{RecvBatch, Transmit, UdpSocket};
 /// let tx = UdpSocket::new(Family::V4)?;
 /// tx.bind("127.0.0.1:0".parse().unwrap(), BindOptions::default())?;
 /// let tx = AsyncUdpSocket::new(tx)?;
-/// tx.send_to(&[b"ping"], to).await?;
+/// tx.send(&Transmit::new(Some(to), b"ping")).await?;
 /// let mut batch = RecvBatch::new(16);
 /// let n = rx.recv_batch(&mut batch).await?;
 /// assert_eq!(batch.payload(n - 1), b"ping");
@@ -31,7 +30,7 @@ use crate::{RecvBatch, Transmit, UdpSocket};
 #[derive(Debug)]
 pub struct AsyncUdpSocket {
     io: tokio::net::UdpSocket,
-    gso: AtomicBool,
+    gso: std::sync::atomic::AtomicBool,
 }
 
 impl AsyncUdpSocket {
@@ -40,7 +39,7 @@ impl AsyncUdpSocket {
     /// # Panics
     /// Outside a tokio runtime with I/O enabled, as `tokio::net::UdpSocket::from_std` does.
     pub fn new(socket: UdpSocket) -> io::Result<Self> {
-        let gso = AtomicBool::new(socket.gso_enabled());
+        let gso = std::sync::atomic::AtomicBool::new(socket.gso_enabled());
         let std: std::net::UdpSocket = socket.into();
         Ok(AsyncUdpSocket { io: tokio::net::UdpSocket::from_std(std)?, gso })
     }
@@ -59,59 +58,56 @@ impl AsyncUdpSocket {
             .await
     }
 
-    /// Sends `msgs` in order, many per system call, waiting while the send buffer is full.
-    /// Returns how many were sent: all of them, or fewer when one failed (the next call
-    /// from there reports its error).
+    /// Sends one transmit (see [`UdpSocket::send`]), waiting while the send buffer is full.
+    /// Returns how many datagrams were sent: all, or fewer when one failed.
     ///
-    /// Not cancel safe: a cancelled call may have sent a prefix of `msgs`.
-    pub async fn send_batch(&self, msgs: &[Transmit<'_>]) -> io::Result<usize> {
-        let mut sent = 0;
-        while sent < msgs.len() {
-            let rest = &msgs[sent..];
-            let r = self.io.async_io(Interest::WRITABLE, || crate::sys::send_batch(&SockRef::from(&self.io), rest)).await;
-            match r {
-                Ok(n) => sent += n,
-                Err(e) if sent == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(sent)
+    /// Not cancel safe: a cancelled call may have sent a prefix of a segmented transmit.
+    pub async fn send(&self, transmit: &Transmit<'_>) -> io::Result<usize> {
+        self.send_batch(std::slice::from_ref(transmit)).await
     }
 
-    /// Sends `buf` as datagrams of `segment_size` bytes (the last may be shorter) to
-    /// `destination`, with UDP GSO where the kernel has it; waits while the send buffer is
-    /// full. Returns how many datagrams were sent.
+    /// Sends `transmits` in order, many datagrams per system call, waiting while the send
+    /// buffer is full. Returns how many datagrams were sent: all of them, or fewer when one
+    /// failed (the next call from there reports its error).
     ///
     /// Not cancel safe: a cancelled call may have sent a prefix.
-    pub async fn send_segments(&self, buf: &[u8], segment_size: usize, destination: Option<SocketAddr>) -> io::Result<usize> {
-        let total = buf.len().div_ceil(segment_size.max(1)).max(1);
-        let mut sent = 0;
-        while sent < total {
-            let rest = &buf[(sent * segment_size).min(buf.len())..];
-            let r = self
-                .io
-                .async_io(Interest::WRITABLE, || {
-                    crate::batch::send_segments(&SockRef::from(&self.io), &self.gso, rest, segment_size, destination)
-                })
-                .await;
-            match r {
-                Ok(n) => sent += n,
+    pub async fn send_batch(&self, transmits: &[Transmit<'_>]) -> io::Result<usize> {
+        // Position: transmit `idx`, of which `done` datagrams are already out.
+        let (mut idx, mut done, mut sent) = (0usize, 0usize, 0usize);
+        while idx < transmits.len() {
+            let head = &transmits[idx];
+            let rest;
+            let r = if done == 0 {
+                let batch = &transmits[idx..];
+                self.io.async_io(Interest::WRITABLE, || send(&SockRef::from(&self.io), &self.gso, batch)).await
+            } else {
+                // A segmented transmit cut short: send what is left of it on its own.
+                let size = head.segment_size.unwrap_or(usize::MAX);
+                rest = rest_after(head.contents.parts(), done.saturating_mul(size));
+                let t = Transmit { contents: Payload::Gathered(&rest), ..*head };
+                self.io
+                    .async_io(Interest::WRITABLE, || send(&SockRef::from(&self.io), &self.gso, std::slice::from_ref(&t)))
+                    .await
+            };
+            let mut n = match r {
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(e) if sent == 0 => return Err(e),
                 Err(_) => break,
+            };
+            sent += n;
+            while n > 0 && idx < transmits.len() {
+                let left = transmits[idx].datagrams() - done;
+                if n >= left {
+                    n -= left;
+                    idx += 1;
+                    done = 0;
+                } else {
+                    done += n;
+                    n = 0;
+                }
             }
         }
         Ok(sent)
-    }
-
-    /// Sends the concatenation of `bufs` as one datagram to `addr`, waiting while the
-    /// send buffer is full.
-    ///
-    /// Cancel safe: a cancelled call has sent nothing.
-    pub async fn send_to(&self, bufs: &[&[u8]], addr: SocketAddr) -> io::Result<usize> {
-        let to = SockAddr::from(addr);
-        let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
-        self.io
-            .async_io(Interest::WRITABLE, || SockRef::from(&self.io).send_to_vectored(&slices, &to))
-            .await
     }
 }

@@ -17,10 +17,10 @@ async fn batches_and_segments_round_trip_in_order() {
     let tx = AsyncUdpSocket::new(bound()).unwrap();
 
     let payloads: Vec<Vec<u8>> = (0..300u32).map(|i| i.to_le_bytes().to_vec()).collect();
-    let msgs: Vec<Transmit<'_>> = payloads.iter().map(|p| Transmit { destination: Some(to), contents: p }).collect();
+    let msgs: Vec<Transmit<'_>> = payloads.iter().map(|p| Transmit::new(Some(to), p)).collect();
     assert_eq!(tx.send_batch(&msgs).await.unwrap(), 300);
     let seg: Vec<u8> = (0..50u8).flat_map(|i| [i; 40]).collect();
-    assert_eq!(tx.send_segments(&seg, 40, Some(to)).await.unwrap(), 50);
+    assert_eq!(tx.send(&Transmit::new(Some(to), &seg).with_segment_size(40)).await.unwrap(), 50);
 
     let mut got: Vec<Vec<u8>> = Vec::new();
     let mut batch = RecvBatch::new(32);

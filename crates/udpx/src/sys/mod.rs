@@ -1,21 +1,67 @@
-//! Platform code: the only place with `unsafe`. Each backend exports the same functions;
-//! callers never see `cfg`.
+//! Platform code: the only place with `unsafe`, and the one place that chooses a backend.
+//!
+//! Every backend (`imp`) exports the same functions with the same signatures; callers never
+//! see `cfg`. The interface a backend provides:
+//!
+//! | item | what |
+//! | --- | --- |
+//! | `RecvScratch` | `Default + Debug + Send + Sync`: state a receive reuses |
+//! | `recv_batch(&SockRef, &mut RecvScratch, storage: &mut [u8], slot, &mut [RecvMeta]) -> io::Result<usize>` | up to `metas.len()` datagrams into `slot`-sized regions; `WouldBlock` if none |
+//! | `send_batch(&SockRef, &[Datagram]) -> io::Result<usize>` | datagrams in order, many per call where it can; an error only if none was sent |
+//! | `send_gso(&SockRef, Option<&SockAddr>, &[IoSlice], segment: u16) -> io::Result<usize>` | one segmented send (only called while `gso_supported()`) |
+//! | `gso_supported() -> bool`, `gso_unsupported(&io::Error) -> bool` | the once-per-process probe, and which errors turn GSO off for a socket |
+//! | `set_gro`, `set_drop_counting`, `set_dont_fragment`, `bind_device`, `set_recv_metadata` | options; `ENOPROTOOPT` where the platform lacks one |
+//!
+//! Unix-wide helpers (descriptors, interface names, source-specific multicast, socket
+//! addresses from kernel bytes) are in `unix`; control messages in `cmsg`.
+//!
+//! | target | backend |
+//! | --- | --- |
+//! | Linux | `linux`: recvmmsg, sendmmsg, GSO, GRO |
+//! | Linux with feature `portable-backend` | `fallback` for I/O and GRO, `linux` for the other options |
+//! | other Unix (macOS, BSDs) | `fallback` |
+//! | Windows | `windows` (to come: same interface) |
 
+#[cfg(unix)]
+pub(crate) mod cmsg;
+#[cfg(unix)]
 mod unix;
-pub(crate) use unix::*;
-pub use unix::handle_type;
+#[cfg(all(unix, any(test, feature = "fuzzing")))]
+#[allow(unused_imports)]
+pub(crate) use unix::{sockaddr_bytes, sockaddr_from_bytes};
+#[cfg(unix)]
+pub(crate) use unix::{
+    adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, set_source_membership, udp_family,
+};
 
 #[cfg(target_os = "linux")]
+#[cfg_attr(feature = "portable-backend", allow(dead_code))]
 mod linux;
-#[cfg(target_os = "linux")]
+#[cfg(all(unix, any(not(target_os = "linux"), feature = "portable-backend")))]
+mod fallback;
+
+#[cfg(all(target_os = "linux", not(feature = "portable-backend")))]
 use linux as imp;
 
-#[cfg(not(target_os = "linux"))]
-mod fallback;
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(target_os = "linux", feature = "portable-backend"))]
+mod imp {
+    //! Linux on the portable backend: per-datagram I/O and no GSO/GRO, as macOS has, with
+    //! Linux's own options (metadata, drop counter, don't-fragment, device binding).
+    pub(crate) use super::fallback::{gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_gro, RecvScratch};
+    pub(crate) use super::linux::{bind_device, set_dont_fragment, set_drop_counting, set_recv_metadata};
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
 use fallback as imp;
 
 pub(crate) use imp::{
-    bind_device, gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting, set_gro, set_recv_metadata,
-    RecvScratch,
+    bind_device, gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting,
+    set_gro, set_recv_metadata, RecvScratch,
+};
+
+/// Which backend this build uses: `"linux"` (batched) or `"portable"`.
+pub(crate) const BACKEND: &str = if cfg!(all(target_os = "linux", not(feature = "portable-backend"))) {
+    "linux"
+} else {
+    "portable"
 };

@@ -1,16 +1,47 @@
-//! Calls common to Unix platforms that socket2 does not wrap.
+//! Calls common to Unix platforms that socket2 does not wrap, and socket addresses read
+//! from the bytes the kernel wrote.
 
 use std::ffi::{CStr, CString};
 use std::io;
 use std::mem;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
 
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
-use crate::Family;
+use super::cmsg::read;
+use crate::types::Family;
 
-/// `if_nametoindex(3)`; 0 for an unknown name, as libuv's zone parsing gives.
+/// The socket address in `bytes` (a `sockaddr_in` or `sockaddr_in6` as the kernel wrote it,
+/// `bytes.len()` being the length it reported), or `None` for another family or a length
+/// too short for the family.
+pub(crate) fn sockaddr_from_bytes(bytes: &[u8]) -> Option<SocketAddr> {
+    let family = read::<libc::sockaddr>(bytes)?.sa_family;
+    match libc::c_int::from(family) {
+        libc::AF_INET => {
+            let a = read::<libc::sockaddr_in>(bytes)?;
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            let a = read::<libc::sockaddr_in6>(bytes)?;
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(ip, u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id)))
+        }
+        _ => None,
+    }
+}
+
+/// The bytes of `addr`, as a `sockaddr` of its own length (what a send passes the kernel).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn sockaddr_bytes(addr: &SockAddr) -> Vec<u8> {
+    let len = usize::try_from(addr.len()).unwrap_or(0).min(mem::size_of::<libc::sockaddr_storage>());
+    // SAFETY: a SockAddr holds a sockaddr_storage, of which `len` bytes (bounded above) are
+    // initialised address bytes.
+    unsafe { std::slice::from_raw_parts(addr.as_ptr().cast::<u8>(), len) }.to_vec()
+}
+
+/// `if_nametoindex(3)`; 0 for an unknown name.
 pub(crate) fn if_nametoindex(name: &str) -> u32 {
     let Ok(c) = CString::new(name) else { return 0 };
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
@@ -62,40 +93,6 @@ pub(crate) fn udp_family(fd: RawFd) -> io::Result<Family> {
         (Ok(Type::DGRAM), Ok(Domain::IPV4)) => Ok(Family::V4),
         (Ok(Type::DGRAM), Ok(Domain::IPV6)) => Ok(Family::V6),
         _ => Err(einval()),
-    }
-}
-
-/// What kind of handle `fd` is, in the words of Node's `guessHandleType`
-/// (`'UDP'`, `'TCP'`, `'PIPE'`, `'TTY'`, `'FILE'` or `'UNKNOWN'`), as libuv's
-/// `uv_guess_handle` decides it.
-pub fn handle_type(fd: RawFd) -> &'static str {
-    if fd < 0 {
-        return "UNKNOWN";
-    }
-    // SAFETY: fstat writes only into `st`, which is sized for it; a bad fd gives -1.
-    let mut st: libc::stat = unsafe { mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return "UNKNOWN";
-    }
-    // SAFETY: isatty only inspects the descriptor.
-    if unsafe { libc::isatty(fd) } == 1 {
-        return "TTY";
-    }
-    match st.st_mode & libc::S_IFMT {
-        libc::S_IFREG | libc::S_IFCHR => return "FILE",
-        libc::S_IFIFO => return "PIPE",
-        libc::S_IFSOCK => {}
-        _ => return "UNKNOWN",
-    }
-    let Ok((ty, domain)) = with_fd(fd, |s| (s.r#type(), s.local_addr().map(|a| a.domain())))
-    else {
-        return "UNKNOWN";
-    };
-    match (ty, domain) {
-        (Ok(Type::DGRAM), Ok(Domain::IPV4 | Domain::IPV6)) => "UDP",
-        (Ok(Type::STREAM), Ok(Domain::IPV4 | Domain::IPV6)) => "TCP",
-        (Ok(Type::STREAM), Ok(Domain::UNIX)) => "PIPE",
-        _ => "UNKNOWN",
     }
 }
 
@@ -173,7 +170,7 @@ pub(crate) fn set_source_membership(
 }
 
 fn copy_sockaddr(from: &SockAddr, to: &mut libc::sockaddr_storage) {
-    let len = (from.len() as usize).min(mem::size_of::<libc::sockaddr_storage>());
+    let len = usize::try_from(from.len()).unwrap_or(0).min(mem::size_of::<libc::sockaddr_storage>());
     // SAFETY: both regions are valid for `len` bytes (bounded by the storage size above)
     // and do not overlap.
     unsafe {
@@ -182,5 +179,22 @@ fn copy_sockaddr(from: &SockAddr, to: &mut libc::sockaddr_storage) {
             (to as *mut libc::sockaddr_storage).cast::<u8>(),
             len,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_back_what_socket2_writes() {
+        for s in ["127.0.0.1:5", "[::1]:7", "[fe80::1%3]:9"] {
+            let a: SocketAddr = s.parse().unwrap();
+            let bytes = sockaddr_bytes(&SockAddr::from(a));
+            assert_eq!(sockaddr_from_bytes(&bytes), Some(a));
+            // Every prefix shorter than the family's struct is refused.
+            assert_eq!(sockaddr_from_bytes(&bytes[..bytes.len() - 1]), None);
+        }
+        assert_eq!(sockaddr_from_bytes(&[]), None);
     }
 }

@@ -1,0 +1,40 @@
+//! Descriptors as Node's loop sees them.
+
+use std::os::fd::BorrowedFd;
+
+use socket2::{Domain, SockRef, Type};
+
+/// What kind of handle `fd` is, in the words of Node's `guessHandleType`
+/// (`'UDP'`, `'TCP'`, `'PIPE'`, `'TTY'`, `'FILE'` or `'UNKNOWN'`), as libuv's
+/// `uv_guess_handle` decides it.
+pub(crate) fn handle_type(fd: i32) -> &'static str {
+    if fd < 0 {
+        return "UNKNOWN";
+    }
+    // SAFETY: all-zero is a valid `stat`; fstat writes only into it, and a bad fd gives -1.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return "UNKNOWN";
+    }
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(fd) } == 1 {
+        return "TTY";
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFCHR => return "FILE",
+        libc::S_IFIFO => return "PIPE",
+        libc::S_IFSOCK => {}
+        _ => return "UNKNOWN",
+    }
+    // SAFETY: fstat just showed the descriptor open; the borrow ends with this function,
+    // and a SockRef cannot close it.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    let s = SockRef::from(&b);
+    match (s.r#type(), s.local_addr().map(|a| a.domain())) {
+        (Ok(Type::DGRAM), Ok(Domain::IPV4 | Domain::IPV6)) => "UDP",
+        (Ok(Type::STREAM), Ok(Domain::IPV4 | Domain::IPV6)) => "TCP",
+        (Ok(Type::STREAM), Ok(Domain::UNIX)) => "PIPE",
+        _ => "UNKNOWN",
+    }
+}
