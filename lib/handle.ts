@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import { NativeSocket } from './native';
+import { errno, NativeSocket } from './native';
 
 /**
  * Node's own dns.lookup, if that is what dns.lookup is at load (recognised by its source,
@@ -16,15 +16,9 @@ const builtinLookup = /^function lookup\(hostname, options, callback\) \{\s+let 
   ? dns.lookup
   : null;
 
-const EAGAIN = -11;
-const EINVAL = -22;
-const EDESTADDRREQ = -89;
-const EISCONN = -106;
-const ECANCELED = -125;
+const { EAGAIN, EINVAL, EDESTADDRREQ, EISCONN, ECANCELED } = errno;
 
-export const FLAG_REUSE_ADDR = 1;
-export const FLAG_IPV6_ONLY = 2;
-export const FLAG_REUSE_PORT = 4;
+export { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT } from './native';
 
 export type LookupFn = (hostname: string, options: any, callback: (err: any, address: string, family?: number) => void) => void;
 

@@ -1,4 +1,5 @@
-// The compiled binding, loaded by the loader that `napi build` generates.
+// The compiled binding, loaded by the loader that `napi build` generates. Errno values and
+// bind flags come from here, one source shared with the Rust side.
 
 import { loadNative } from './platforms';
 
@@ -7,3 +8,19 @@ const binding = loadNative(() => require('../../native/index.js') as typeof impo
 
 export const NativeSocket = binding.NativeSocket;
 export type NativeSocket = import('../native/index').NativeSocket;
+
+/** Negative errno values, as libuv and the binding return them. */
+export const errno = {
+  EAGAIN: binding.UV_EAGAIN,
+  EBADF: binding.UV_EBADF,
+  EINVAL: binding.UV_EINVAL,
+  EEXIST: binding.UV_EEXIST,
+  EDESTADDRREQ: binding.UV_EDESTADDRREQ,
+  EISCONN: binding.UV_EISCONN,
+  ECANCELED: binding.UV_ECANCELED,
+} as const;
+
+/** `NativeSocket.bind` flags. */
+export const FLAG_REUSE_ADDR = binding.BIND_REUSE_ADDR;
+export const FLAG_IPV6_ONLY = binding.BIND_IPV6_ONLY;
+export const FLAG_REUSE_PORT = binding.BIND_REUSE_PORT;

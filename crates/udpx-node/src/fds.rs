@@ -1,8 +1,34 @@
-//! Descriptors as Node's loop sees them.
+//! Descriptors as Node's loop sees them: what kind of handle one is, and which ones the
+//! sockets of this JS thread own (libuv refuses to adopt one its loop already watches
+//! (EEXIST), which stops two sockets from closing one descriptor).
 
-use std::os::fd::BorrowedFd;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use socket2::{Domain, SockRef, Type};
+use udpx::UdpSocket;
+
+thread_local! {
+    static OWNED_FDS: RefCell<HashSet<i32>> = RefCell::new(HashSet::new());
+}
+
+/// Records `s`'s descriptor as owned by a socket of this thread.
+pub(crate) fn own(s: &UdpSocket) {
+    let fd = s.as_raw_fd();
+    OWNED_FDS.with(|f| f.borrow_mut().insert(fd));
+}
+
+/// Forgets `s`'s descriptor (it is about to close).
+pub(crate) fn release(s: &UdpSocket) {
+    let fd = s.as_raw_fd();
+    OWNED_FDS.with(|f| f.borrow_mut().remove(&fd));
+}
+
+/// Whether a socket of this thread owns `fd`.
+pub(crate) fn is_owned(fd: i32) -> bool {
+    OWNED_FDS.with(|f| f.borrow().contains(&fd))
+}
 
 /// What kind of handle `fd` is, in the words of Node's `guessHandleType`
 /// (`'UDP'`, `'TCP'`, `'PIPE'`, `'TTY'`, `'FILE'` or `'UNKNOWN'`), as libuv's

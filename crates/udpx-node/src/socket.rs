@@ -1,59 +1,23 @@
 //! `NativeSocket`: the handle under the facade's `Socket`, in the manner of Node's `UDP`
 //! handle — methods return `0`/a value or a negative errno, and received datagrams and
-//! writability are reported through JS callbacks registered by `recvStart`.
+//! writability are reported through JS callbacks registered by `recvStart`. Only argument
+//! conversion and error mapping live here; the state is a [`Handle`].
 
-use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::ptr;
 use std::rc::Rc;
 
 use napi::bindgen_prelude::*;
-use napi::sys;
 use napi_derive::napi;
-use udpx::{BindOptions, Family, RecvBatch, Transmit, UdpSocket};
+use udpx::{BindOptions, Transmit, UdpSocket};
 
 use crate::address::{format_ip, parse_ip};
 
-use crate::callback::{string, AddressMemo, JsCallback};
-use crate::error::{status, uv_code, EBADF, EINVAL};
-use crate::uv::{self, Poll, PollTarget};
-
-/// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once).
-const RECV_BATCH: usize = 64;
-/// Batches read per readiness event, bounding the work done per loop turn (libuv reads 32).
-const RECV_ROUNDS: usize = 1;
-/// Single-datagram reads per readiness event on a shared descriptor (libuv reads 32).
-const SHARED_READS: usize = 32;
-
-/// Queued sends completed per writable event, bounding the work of one loop turn.
-const WRITES_PER_EVENT: usize = 1024;
-
-/// `bind` flags, as the facade passes them.
-const FLAG_REUSE_ADDR: u32 = 1;
-const FLAG_IPV6_ONLY: u32 = 2;
-const FLAG_REUSE_PORT: u32 = 4;
-
-thread_local! {
-    /// One receive area per JS thread: callbacks on a thread never overlap, and datagrams
-    /// are copied into JS buffers before the next receive.
-    static RECV_AREA: RefCell<RecvBatch> = RefCell::new(RecvBatch::new(RECV_BATCH));
-}
-
-thread_local! {
-    /// Descriptors owned by sockets of this JS thread: libuv refuses to adopt one its loop
-    /// already watches (EEXIST), which stops two sockets from closing one descriptor.
-    static OWNED_FDS: RefCell<std::collections::HashSet<i32>> = RefCell::new(Default::default());
-}
-
-fn own_fd(s: &UdpSocket) {
-    let fd = std::os::fd::AsRawFd::as_raw_fd(s);
-    OWNED_FDS.with(|f| f.borrow_mut().insert(fd));
-}
-
-fn release_fd(s: &UdpSocket) {
-    let fd = std::os::fd::AsRawFd::as_raw_fd(s);
-    OWNED_FDS.with(|f| f.borrow_mut().remove(&fd));
-}
+use crate::callback::JsCallback;
+use crate::error::{status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EBADF, EINVAL};
+use crate::fds;
+use crate::handle::Handle;
+use crate::reader::SocketStats;
+use crate::uv;
 
 /// An address as libuv reads it: a C string, so it ends at the first NUL.
 fn c_str(s: &str) -> &str {
@@ -76,427 +40,10 @@ fn address_info(a: SocketAddr) -> AddressInfo {
     }
 }
 
-/// Traffic counters, as `stats()` reports them.
-#[derive(Clone, Copy, Default)]
-struct Counters {
-    rx_datagrams: u64,
-    rx_bytes: u64,
-    tx_datagrams: u64,
-    tx_bytes: u64,
-    kernel_drops: u64,
-}
-
-/// `stats()`: traffic and drops since the socket was created.
-#[napi(object)]
-pub struct SocketStats {
-    pub datagrams_received: f64,
-    pub bytes_received: f64,
-    pub datagrams_sent: f64,
-    pub bytes_sent: f64,
-    /// Datagrams the kernel dropped because the receive buffer was full (`SO_RXQ_OVFL`).
-    pub kernel_drops: f64,
-}
-
-/// `{ destination, interface, tos, timestamp, truncated }` for one received slot; absent
-/// fields are left out. `timestamp` is in milliseconds since the epoch, like `Date.now()`.
-fn metadata_object(env: sys::napi_env, m: &udpx::RecvMeta) -> Option<sys::napi_value> {
-    let mut obj = ptr::null_mut();
-    // SAFETY: out-pointer is a live local; called with an open handle scope.
-    if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
-        return None;
-    }
-    let set = |name: &std::ffi::CStr, v: sys::napi_value| {
-        // SAFETY: `obj` and `v` are live values of this scope; `name` is NUL-terminated.
-        unsafe { sys::napi_set_named_property(env, obj, name.as_ptr(), v) };
-    };
-    let string = |s: &str| {
-        let mut v = ptr::null_mut();
-        // SAFETY: `s` outlives the call, which copies it.
-        unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) };
-        v
-    };
-    let number = |n: f64| {
-        let mut v = ptr::null_mut();
-        // SAFETY: creates a number in the open scope.
-        unsafe { sys::napi_create_double(env, n, &mut v) };
-        v
-    };
-    if let Some(d) = m.destination {
-        set(c"destination", string(&format_ip(&SocketAddr::new(d, 0))));
-    }
-    if let Some(i) = m.interface {
-        set(c"interface", string(&udpx::interface_name(i).unwrap_or_else(|| i.to_string())));
-    }
-    if let Some(t) = m.tos {
-        set(c"tos", number(t as f64));
-    }
-    if let Some(ts) = m.timestamp {
-        set(c"timestamp", number(ts.as_secs_f64() * 1000.0));
-    }
-    let mut b = ptr::null_mut();
-    // SAFETY: creates a boolean in the open scope.
-    unsafe { sys::napi_get_boolean(env, m.truncated, &mut b) };
-    set(c"truncated", b);
-    Some(obj)
-}
-
-/// The state shared by the JS object, the poll handle and the environment cleanup hook.
-struct Inner {
-    v6: bool,
-    socket: RefCell<Option<UdpSocket>>,
-    poll: RefCell<Option<Poll>>,
-    refed: Cell<bool>,
-    closed: Cell<bool>,
-    // Rc so that a call in progress keeps its callback alive if JS closes the socket.
-    on_message: RefCell<Option<Rc<JsCallback>>>,
-    on_writable: RefCell<Option<Rc<JsCallback>>>,
-    on_batch: RefCell<Option<Rc<JsCallback>>>,
-    /// False while JS has paused reading (backpressure from a full iterator queue).
-    reading: Cell<bool>,
-    stats: Cell<Counters>,
-    /// The descriptor came from elsewhere (`open`, `openDup`) and may be read by others.
-    shared: Cell<bool>,
-    /// Whether datagrams carry destination/interface/TOS/timestamp (`setRecvMetadata`).
-    metadata: Cell<bool>,
-    /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
-    dest: Cell<Option<SocketAddr>>,
-    addr_memo: RefCell<AddressMemo>,
-    /// The env-cleanup registration (a leaked `Rc<Inner>`), removed on close.
-    cleanup: Cell<*const Inner>,
-    env: Cell<sys::napi_env>,
-}
-
-struct Ready(Rc<Inner>);
-
-impl PollTarget for Ready {
-    fn on_poll(&self, status: i32, events: i32) {
-        let inner = &self.0;
-        if status < 0 {
-            // A pending socket error (an ICMP error on a connected socket) raises POLLERR,
-            // which libuv's poll reports as EBADF and answers by stopping. Report the real
-            // error, as node:dgram's failed recvmsg does, and keep polling.
-            let pending = inner.with_socket(|s| s.take_error());
-            match pending {
-                Some(Ok(Some(e))) => inner.emit_error(uv_code(&e)),
-                Some(Err(e)) => inner.emit_error(uv_code(&e)),
-                _ => inner.read_ready(),
-            }
-            if !inner.closed.get() {
-                if let Some(p) = inner.poll.borrow_mut().as_mut() {
-                    let _ = p.restart();
-                }
-            }
-            return;
-        }
-        if events & uv::WRITABLE != 0 && !inner.closed.get() {
-            let cb = inner.on_writable.borrow().clone();
-            if let Some(cb) = cb {
-                // One queued send completes per call, each in its own callback scope, so
-                // that ticks queued by one send callback run before the next, as with
-                // libuv's per-request callbacks. JS returns true while it made progress.
-                for _ in 0..WRITES_PER_EVENT {
-                    let more = cb.call(|env| {
-                        let mut v = ptr::null_mut();
-                        // SAFETY: creating a value in the open scope.
-                        unsafe { sys::napi_get_undefined(env, &mut v) };
-                        Some([v])
-                    });
-                    if !more || inner.closed.get() {
-                        break;
-                    }
-                }
-            }
-        }
-        if events & uv::READABLE != 0 {
-            inner.read_ready();
-        }
-    }
-
-    fn on_closed(self: Box<Self>) {}
-}
-
-impl Inner {
-    fn with_socket<T>(&self, f: impl FnOnce(&UdpSocket) -> T) -> Option<T> {
-        self.socket.borrow().as_ref().map(f)
-    }
-
-    /// Creates the descriptor on first need, as libuv does at bind time.
-    fn ensure_socket(&self, v6: bool) -> std::io::Result<()> {
-        if self.socket.borrow().is_none() {
-            let family = if v6 { Family::V6 } else { Family::V4 };
-            let s = UdpSocket::new(family)?;
-            own_fd(&s);
-            *self.socket.borrow_mut() = Some(s);
-        }
-        Ok(())
-    }
-
-    /// A send's outcome for JS — the count the call returns, or a negative errno — with
-    /// `account(count)` = (datagrams, bytes) added to the counters.
-    fn sent(&self, r: Option<std::io::Result<usize>>, account: impl FnOnce(usize) -> (usize, usize)) -> i32 {
-        match r {
-            Some(Ok(n)) => {
-                let (datagrams, bytes) = account(n);
-                let mut c = self.stats.get();
-                c.tx_datagrams += datagrams as u64;
-                c.tx_bytes += bytes as u64;
-                self.stats.set(c);
-                n as i32
-            }
-            Some(Err(e)) => uv_code(&e),
-            None => EBADF,
-        }
-    }
-
-    fn emit_error(&self, code: i32) {
-        let cb = self.on_message.borrow().clone();
-        if let Some(cb) = cb {
-            cb.call(|env| {
-                let mut v = ptr::null_mut();
-                // SAFETY: creating a number in the open scope.
-                unsafe { sys::napi_create_int32(env, code, &mut v) };
-                Some([v, v, v])
-            });
-        }
-    }
-
-    /// Reads what is queued (bounded per event) and hands it to JS: a datagram per
-    /// `onMessage` call, or a whole batch per `onBatch` call when one is set.
-    fn read_ready(&self) {
-        // A descriptor shared with other processes (cluster, bind({ fd })) is read one
-        // datagram at a time, as libuv reads: what this socket does not deliver (it closed
-        // in a handler, say) stays in the kernel for the others.
-        let (per_call, rounds) = if self.shared.get() { (1, SHARED_READS) } else { (RECV_BATCH, RECV_ROUNDS) };
-        for _ in 0..rounds {
-            if self.closed.get() || !self.reading.get() {
-                return;
-            }
-            let got = RECV_AREA.with(|area| {
-                let mut area = area.borrow_mut();
-                let r = self.with_socket(|s| s.recv_batch_max(&mut area, per_call))?;
-                Some(r)
-            });
-            let n = match got {
-                None => return,
-                Some(Ok(n)) => n,
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Some(Err(e)) => {
-                    self.emit_error(uv_code(&e));
-                    return;
-                }
-            };
-            let datagrams = RECV_AREA.with(|area| self.account(&area.borrow(), n));
-            if self.on_batch.borrow().is_some() {
-                self.deliver_batch(n, datagrams);
-            } else {
-                for i in 0..n {
-                    let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
-                    for seg in 0..segments {
-                        if self.closed.get() || self.on_message.borrow().is_none() {
-                            return;
-                        }
-                        self.deliver(i, seg);
-                    }
-                }
-            }
-            if n < per_call {
-                return;
-            }
-        }
-    }
-
-    /// Counts what a receive brought in; returns the number of datagrams (GRO split).
-    fn account(&self, area: &RecvBatch, n: usize) -> usize {
-        let mut stats = self.stats.get();
-        let mut datagrams = 0;
-        for i in 0..n {
-            let m = area.meta(i);
-            datagrams += m.segments();
-            stats.rx_bytes += m.len as u64;
-            if let Some(d) = m.drops {
-                stats.kernel_drops = stats.kernel_drops.max(d as u64);
-            }
-        }
-        stats.rx_datagrams += datagrams as u64;
-        self.stats.set(stats);
-        datagrams
-    }
-
-    /// Segment `seg` of slot `i` (the whole slot without GRO), split by the core.
-    fn segment(area: &RecvBatch, i: usize, seg: usize) -> &[u8] {
-        area.segments(i).nth(seg).unwrap_or(&[])
-    }
-
-    fn deliver(&self, i: usize, seg: usize) {
-        let Some(cb) = self.on_message.borrow().clone() else { return };
-        if self.metadata.get() {
-            // Opted in: a fourth argument with what the kernel said about the datagram.
-            cb.call(|env| {
-                let [buf, addr, port] = self.message_args(env, i, seg)?;
-                let extra = RECV_AREA.with(|area| metadata_object(env, area.borrow().meta(i)))?;
-                Some([buf, addr, port, extra])
-            });
-            return;
-        }
-        cb.call(|env| self.message_args(env, i, seg));
-    }
-
-    fn message_args(&self, env: sys::napi_env, i: usize, seg: usize) -> Option<[sys::napi_value; 3]> {
-        {
-            RECV_AREA.with(|area| {
-                let area = area.borrow();
-                let (data, meta) = (Self::segment(&area, i, seg), area.meta(i));
-                let mut buf = ptr::null_mut();
-                let mut port = ptr::null_mut();
-                let mut copy = ptr::null_mut();
-                // SAFETY: `data` is a live slice of `len` bytes that the call copies.
-                let made = unsafe {
-                    sys::napi_create_buffer_copy(env, data.len(), data.as_ptr().cast(), &mut copy, &mut buf)
-                        == sys::Status::napi_ok
-                        && sys::napi_create_uint32(env, meta.source.port() as u32, &mut port)
-                            == sys::Status::napi_ok
-                };
-                if !made {
-                    return None;
-                }
-                let addr = self.addr_memo.borrow_mut().value(env, meta.source, || format_ip(&meta.source))?;
-                Some([buf, addr, port])
-            })
-        }
-    }
-
-    /// One JS call for `n` slots holding `datagrams` datagrams: `onBatch(buffer, meta,
-    /// addresses, metadata)`, where `buffer` holds every payload back to back, `meta` four
-    /// u32s per datagram — offset, length, port, index into `addresses` — and `metadata`
-    /// (with `setRecvMetadata(true)`; else undefined) an object per datagram.
-    fn deliver_batch(&self, n: usize, datagrams: usize) {
-        let Some(cb) = self.on_batch.borrow().clone() else { return };
-        cb.call(|env| {
-            RECV_AREA.with(|area| {
-                let area = area.borrow();
-                let total: usize = (0..n).map(|i| area.meta(i).len).sum();
-                let mut buf = ptr::null_mut();
-                let mut data: *mut std::ffi::c_void = ptr::null_mut();
-                let mut ab = ptr::null_mut();
-                let mut meta_ptr: *mut std::ffi::c_void = ptr::null_mut();
-                let mut meta = ptr::null_mut();
-                let mut addrs = ptr::null_mut();
-                let mut extras = ptr::null_mut();
-                // SAFETY: out-pointers are live locals; sizes are what is written below.
-                let made = unsafe {
-                    sys::napi_create_buffer(env, total, &mut data, &mut buf) == sys::Status::napi_ok
-                        && sys::napi_create_arraybuffer(env, datagrams * 16, &mut meta_ptr, &mut ab)
-                            == sys::Status::napi_ok
-                        && sys::napi_create_typedarray(env, sys::TypedarrayType::uint32_array, datagrams * 4, ab, 0, &mut meta)
-                            == sys::Status::napi_ok
-                        && sys::napi_create_array(env, &mut addrs) == sys::Status::napi_ok
-                        && if self.metadata.get() {
-                            sys::napi_create_array_with_length(env, datagrams, &mut extras) == sys::Status::napi_ok
-                        } else {
-                            sys::napi_get_undefined(env, &mut extras) == sys::Status::napi_ok
-                        }
-                };
-                if !made || (total > 0 && data.is_null()) || (datagrams > 0 && meta_ptr.is_null()) {
-                    return None;
-                }
-                // SAFETY: napi_create_buffer returned a region of exactly `total` bytes,
-                // non-null when `total > 0` (checked above); empty slices are not built
-                // from a possibly null pointer.
-                let out: &mut [u8] = if total == 0 {
-                    &mut []
-                } else {
-                    unsafe { std::slice::from_raw_parts_mut(data as *mut u8, total) }
-                };
-                let fields: &mut [u32] = if datagrams == 0 {
-                    &mut []
-                } else {
-                    // SAFETY: as above: `datagrams * 4` u32s, 8-aligned, non-null (checked).
-                    unsafe { std::slice::from_raw_parts_mut(meta_ptr as *mut u32, datagrams * 4) }
-                };
-                let mut sources: Vec<SocketAddr> = Vec::new();
-                let (mut off, mut k) = (0usize, 0usize);
-                for i in 0..n {
-                    let m = area.meta(i);
-                    let idx = match sources.iter().position(|a| a.ip() == m.source.ip()) {
-                        Some(idx) => idx,
-                        None => {
-                            let s = string(env, &format_ip(&m.source))?;
-                            // SAFETY: `addrs` is a live array; `s` a live string.
-                            unsafe { sys::napi_set_element(env, addrs, sources.len() as u32, s) };
-                            sources.push(m.source);
-                            sources.len() - 1
-                        }
-                    };
-                    let extra = if self.metadata.get() { metadata_object(env, m) } else { None };
-                    for seg in 0..m.segments() {
-                        if let Some(x) = extra {
-                            // SAFETY: `extras` is a live array of `datagrams` slots; `k` < that.
-                            unsafe { sys::napi_set_element(env, extras, k as u32, x) };
-                        }
-                        let p = Self::segment(&area, i, seg);
-                        out[off..off + p.len()].copy_from_slice(p);
-                        fields[k * 4..k * 4 + 4].copy_from_slice(&[off as u32, p.len() as u32, m.source.port() as u32, idx as u32]);
-                        off += p.len();
-                        k += 1;
-                    }
-                }
-                Some([buf, meta, addrs, extras])
-            })
-        });
-    }
-
-    fn update_poll(&self) -> i32 {
-        let mut guard = self.poll.borrow_mut();
-        let Some(p) = guard.as_mut() else { return 0 };
-        let mut events = 0;
-        if self.on_message.borrow().is_some() && self.reading.get() {
-            events |= uv::READABLE;
-        }
-        if self.on_writable.borrow().is_some() && p.events() & uv::WRITABLE != 0 {
-            events |= uv::WRITABLE;
-        }
-        status(p.set_events(events))
-    }
-
-    /// Closes the poll handle, the descriptor and the JS references. Idempotent.
-    fn close(&self, from_cleanup_hook: bool) {
-        if self.closed.replace(true) {
-            return;
-        }
-        if let Some(p) = self.poll.borrow_mut().take() {
-            p.close();
-        }
-        if let Some(s) = self.socket.borrow_mut().take() {
-            release_fd(&s);
-        }
-        let env = self.env.get();
-        self.on_message.borrow_mut().take();
-        self.on_writable.borrow_mut().take();
-        self.on_batch.borrow_mut().take();
-        let hook = self.cleanup.replace(ptr::null());
-        if !hook.is_null() && !env.is_null() {
-            if !from_cleanup_hook {
-                // SAFETY: removes exactly the registration made in `recv_start`.
-                unsafe { sys::napi_remove_env_cleanup_hook(env, Some(cleanup_hook), hook as *mut _) };
-            }
-            // SAFETY: `hook` is the Rc leaked at registration; reclaimed once (swapped out).
-            drop(unsafe { Rc::from_raw(hook) });
-        }
-    }
-}
-
-/// Environment teardown (process exit, worker termination): close what is still open.
-unsafe extern "C" fn cleanup_hook(arg: *mut std::ffi::c_void) {
-    // SAFETY: `arg` is the leaked Rc<Inner> registered in `recv_start`, still alive because
-    // only `close` reclaims it and `close` removes this hook first unless called from here.
-    let inner = unsafe { &*(arg as *const Inner) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.close(true)));
-}
-
 /// The native half of a dgram socket.
 #[napi]
 pub struct NativeSocket {
-    inner: Rc<Inner>,
+    inner: Rc<Handle>,
 }
 
 #[napi]
@@ -504,38 +51,19 @@ impl NativeSocket {
     /// An unbound socket of the family `udp6` (true) or `udp4`; no descriptor yet.
     #[napi(constructor)]
     pub fn new(ipv6: bool) -> Self {
-        NativeSocket {
-            inner: Rc::new(Inner {
-                v6: ipv6,
-                socket: RefCell::new(None),
-                poll: RefCell::new(None),
-                refed: Cell::new(true),
-                closed: Cell::new(false),
-                on_message: RefCell::new(None),
-                on_writable: RefCell::new(None),
-                on_batch: RefCell::new(None),
-                reading: Cell::new(true),
-                stats: Cell::new(Counters::default()),
-                dest: Cell::new(None),
-                metadata: Cell::new(false),
-                shared: Cell::new(false),
-                addr_memo: RefCell::new(AddressMemo::new()),
-                cleanup: Cell::new(ptr::null()),
-                env: Cell::new(ptr::null_mut()),
-            }),
-        }
+        NativeSocket { inner: Rc::new(Handle::new(ipv6)) }
     }
 
     /// What kind of handle `fd` is, as Node's `guessHandleType` names it.
     #[napi(catch_unwind)]
     pub fn handle_type(fd: i32) -> String {
-        crate::fds::handle_type(fd).to_string()
+        fds::handle_type(fd).to_string()
     }
 
     /// Adopts `fd` (`bind({ fd })`).
     #[napi(catch_unwind)]
     pub fn open(&self, env: Env, fd: i32) -> i32 {
-        if self.inner.socket.borrow().is_some() || OWNED_FDS.with(|f| f.borrow().contains(&fd)) {
+        if self.inner.socket.borrow().is_some() || fds::is_owned(fd) {
             return -libc::EEXIST;
         }
         // A descriptor some other handle of Node's loop watches is not ours to take.
@@ -545,7 +73,7 @@ impl NativeSocket {
                 return -libc::EEXIST;
             }
         }
-        self.adopt(UdpSocket::from_fd(fd))
+        self.inner.adopt(UdpSocket::from_fd(fd))
     }
 
     /// The descriptor, or `-EBADF` without one.
@@ -561,23 +89,23 @@ impl NativeSocket {
         if self.inner.socket.borrow().is_some() {
             return -libc::EEXIST;
         }
-        self.adopt(UdpSocket::from_fd_dup(fd))
+        self.inner.adopt(UdpSocket::from_fd_dup(fd))
     }
 
     /// Binds to `ip:port`, creating the descriptor first if needed.
     #[napi(catch_unwind)]
     pub fn bind(&self, ip: String, port: u32, flags: u32) -> i32 {
         let Ok(addr) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
-        if flags & FLAG_IPV6_ONLY != 0 && !addr.is_ipv6() {
+        if flags & BIND_IPV6_ONLY != 0 && !addr.is_ipv6() {
             return EINVAL;
         }
         if let Err(e) = self.inner.ensure_socket(addr.is_ipv6()) {
             return uv_code(&e);
         }
         let opts = BindOptions {
-            reuse_addr: flags & FLAG_REUSE_ADDR != 0,
-            reuse_port: flags & FLAG_REUSE_PORT != 0,
-            ipv6_only: flags & FLAG_IPV6_ONLY != 0,
+            reuse_addr: flags & BIND_REUSE_ADDR != 0,
+            reuse_port: flags & BIND_REUSE_PORT != 0,
+            ipv6_only: flags & BIND_IPV6_ONLY != 0,
         };
         // Binding a socket of the other family: libuv reports EINVAL, not EAFNOSUPPORT.
         match self.inner.with_socket(|s| status(s.bind(addr, opts))) {
@@ -795,14 +323,7 @@ impl NativeSocket {
 
     #[napi(catch_unwind)]
     pub fn stats(&self) -> SocketStats {
-        let c = self.inner.stats.get();
-        SocketStats {
-            datagrams_received: c.rx_datagrams as f64,
-            bytes_received: c.rx_bytes as f64,
-            datagrams_sent: c.tx_datagrams as f64,
-            bytes_sent: c.tx_bytes as f64,
-            kernel_drops: c.kernel_drops as f64,
-        }
+        self.inner.stats.get().into()
     }
 
     /// Starts reading: `onMessage(buffer, address, port)` per datagram, or
@@ -816,10 +337,9 @@ impl NativeSocket {
         if inner.poll.borrow().is_some() {
             return 0;
         }
-        let fd = match inner.with_socket(std::os::fd::AsRawFd::as_raw_fd) {
-            Some(fd) => fd,
-            None => return EBADF,
-        };
+        if inner.socket.borrow().is_none() {
+            return EBADF;
+        }
         let raw_env = env.raw();
         let Ok(lp) = env.get_uv_event_loop() else { return EINVAL };
         // The kernel's drop counter rides along with datagrams once it is non-zero; where
@@ -831,43 +351,14 @@ impl NativeSocket {
         }) else {
             return EINVAL;
         };
-        // SAFETY: `lp` is this thread's running loop; the descriptor stays open until
-        // `close`, which closes the poll handle first.
-        let poll = match unsafe { Poll::new(lp.cast(), fd, Box::new(Ready(inner.clone()))) } {
-            Ok(p) => p,
-            Err(e) => return uv_code(&e),
-        };
-        poll.set_ref(inner.refed.get());
-        *inner.poll.borrow_mut() = Some(poll);
-        *inner.on_message.borrow_mut() = Some(Rc::new(m));
-        *inner.on_writable.borrow_mut() = Some(Rc::new(w));
-        inner.env.set(raw_env);
-        let leaked = Rc::into_raw(inner.clone());
-        // SAFETY: registers a hook with a pointer that stays valid until `close` removes it.
-        if unsafe { sys::napi_add_env_cleanup_hook(raw_env, Some(cleanup_hook), leaked as *mut _) }
-            == sys::Status::napi_ok
-        {
-            inner.cleanup.set(leaked);
-        } else {
-            // SAFETY: registration failed; reclaim the leaked Rc.
-            drop(unsafe { Rc::from_raw(leaked) });
-        }
-        inner.update_poll()
+        // SAFETY: `raw_env` is this call's environment and `lp` its running loop.
+        unsafe { inner.start(raw_env, lp.cast(), m, w) }
     }
 
     /// Asks for one `onWritable` call when the kernel can take more (or stops asking).
     #[napi(catch_unwind)]
     pub fn want_writable(&self, on: bool) -> i32 {
-        let mut guard = self.inner.poll.borrow_mut();
-        let Some(p) = guard.as_mut() else { return EBADF };
-        let mut events = p.events() & !uv::WRITABLE;
-        if on {
-            events |= uv::WRITABLE;
-        }
-        if self.inner.on_message.borrow().is_some() && self.inner.reading.get() {
-            events |= uv::READABLE;
-        }
-        status(p.set_events(events))
+        self.inner.want_writable(on)
     }
 
     /// Whether an active socket keeps the event loop alive (`ref()`/`unref()`).
@@ -988,18 +479,6 @@ impl NativeSocket {
 }
 
 impl NativeSocket {
-    fn adopt(&self, s: std::io::Result<UdpSocket>) -> i32 {
-        match s {
-            Ok(s) => {
-                own_fd(&s);
-                self.inner.shared.set(true);
-                *self.inner.socket.borrow_mut() = Some(s);
-                0
-            }
-            Err(e) => uv_code(&e),
-        }
-    }
-
     /// libuv binds an unbound socket to the wildcard address before a membership change.
     fn deferred_bind(&self, v6: bool) -> std::result::Result<(), i32> {
         if self.inner.socket.borrow().is_some() {

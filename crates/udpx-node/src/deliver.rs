@@ -1,0 +1,157 @@
+//! JS values for received datagrams: the `onMessage` arguments of one datagram, the
+//! `onBatch` arguments of many (one buffer, one Uint32Array of fields), and the metadata
+//! object of `setRecvMetadata`.
+
+use std::net::SocketAddr;
+use std::ptr;
+
+use napi::sys;
+use udpx::{RecvBatch, RecvMeta};
+
+use crate::address::format_ip;
+
+use crate::callback::{string, AddressMemo};
+
+fn ok(s: sys::napi_status) -> bool {
+    s == sys::Status::napi_ok
+}
+
+/// Segment `seg` of slot `i` (the whole slot without GRO), split by the core.
+pub(crate) fn segment(area: &RecvBatch, i: usize, seg: usize) -> &[u8] {
+    area.segments(i).nth(seg).unwrap_or(&[])
+}
+
+/// `{ destination, interface, tos, timestamp, truncated }` for one received slot; absent
+/// fields are left out. `timestamp` is in milliseconds since the epoch, like `Date.now()`.
+pub(crate) fn metadata_object(env: sys::napi_env, m: &RecvMeta) -> Option<sys::napi_value> {
+    let mut obj = ptr::null_mut();
+    // SAFETY: out-pointer is a live local; called with an open handle scope.
+    if !ok(unsafe { sys::napi_create_object(env, &mut obj) }) {
+        return None;
+    }
+    let set = |name: &std::ffi::CStr, v: sys::napi_value| {
+        // SAFETY: `obj` and `v` are live values of this scope; `name` is NUL-terminated.
+        unsafe { sys::napi_set_named_property(env, obj, name.as_ptr(), v) };
+    };
+    let number = |n: f64| {
+        let mut v = ptr::null_mut();
+        // SAFETY: creates a number in the open scope.
+        unsafe { sys::napi_create_double(env, n, &mut v) };
+        v
+    };
+    if let Some(d) = m.destination {
+        set(c"destination", string(env, &format_ip(&SocketAddr::new(d, 0)))?);
+    }
+    if let Some(i) = m.interface {
+        set(c"interface", string(env, &udpx::interface_name(i).unwrap_or_else(|| i.to_string()))?);
+    }
+    if let Some(t) = m.tos {
+        set(c"tos", number(t as f64));
+    }
+    if let Some(ts) = m.timestamp {
+        set(c"timestamp", number(ts.as_secs_f64() * 1000.0));
+    }
+    let mut b = ptr::null_mut();
+    // SAFETY: creates a boolean in the open scope.
+    unsafe { sys::napi_get_boolean(env, m.truncated, &mut b) };
+    set(c"truncated", b);
+    Some(obj)
+}
+
+/// `(buffer, address, port)` for segment `seg` of slot `i`: a copy of the payload, the
+/// address string (or `undefined` when it is the last one sent, see [`AddressMemo`]).
+pub(crate) fn message_args(
+    env: sys::napi_env,
+    area: &RecvBatch,
+    i: usize,
+    seg: usize,
+    memo: &mut AddressMemo,
+) -> Option<[sys::napi_value; 3]> {
+    let (data, meta) = (segment(area, i, seg), area.meta(i));
+    let mut buf = ptr::null_mut();
+    let mut port = ptr::null_mut();
+    let mut copy = ptr::null_mut();
+    // SAFETY: `data` is a live slice of `len` bytes that the call copies.
+    let made = unsafe {
+        ok(sys::napi_create_buffer_copy(env, data.len(), data.as_ptr().cast(), &mut copy, &mut buf))
+            && ok(sys::napi_create_uint32(env, meta.source.port() as u32, &mut port))
+    };
+    if !made {
+        return None;
+    }
+    let addr = memo.value(env, meta.source, || format_ip(&meta.source))?;
+    Some([buf, addr, port])
+}
+
+/// `(buffer, meta, addresses, metadata)` for slots `0..n` holding `datagrams` datagrams:
+/// `buffer` holds every payload back to back, `meta` four u32s per datagram — offset,
+/// length, port, index into `addresses` — and `metadata` (with `with_metadata`; else
+/// undefined) an object per datagram.
+pub(crate) fn batch_args(
+    env: sys::napi_env,
+    area: &RecvBatch,
+    n: usize,
+    datagrams: usize,
+    with_metadata: bool,
+) -> Option<[sys::napi_value; 4]> {
+    let total: usize = (0..n).map(|i| area.meta(i).len).sum();
+    let mut buf = ptr::null_mut();
+    let mut data: *mut std::ffi::c_void = ptr::null_mut();
+    let mut ab = ptr::null_mut();
+    let mut meta_ptr: *mut std::ffi::c_void = ptr::null_mut();
+    let mut meta = ptr::null_mut();
+    let mut addrs = ptr::null_mut();
+    let mut extras = ptr::null_mut();
+    // SAFETY: out-pointers are live locals; sizes are what is written below.
+    let made = unsafe {
+        ok(sys::napi_create_buffer(env, total, &mut data, &mut buf))
+            && ok(sys::napi_create_arraybuffer(env, datagrams * 16, &mut meta_ptr, &mut ab))
+            && ok(sys::napi_create_typedarray(env, sys::TypedarrayType::uint32_array, datagrams * 4, ab, 0, &mut meta))
+            && ok(sys::napi_create_array(env, &mut addrs))
+            && if with_metadata {
+                ok(sys::napi_create_array_with_length(env, datagrams, &mut extras))
+            } else {
+                ok(sys::napi_get_undefined(env, &mut extras))
+            }
+    };
+    if !made || (total > 0 && data.is_null()) || (datagrams > 0 && meta_ptr.is_null()) {
+        return None;
+    }
+    // SAFETY: napi_create_buffer returned a region of exactly `total` bytes, non-null when
+    // `total > 0` (checked above); empty slices are not built from a possibly null pointer.
+    let out: &mut [u8] = if total == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(data as *mut u8, total) } };
+    let fields: &mut [u32] = if datagrams == 0 {
+        &mut []
+    } else {
+        // SAFETY: as above: `datagrams * 4` u32s, 8-aligned, non-null (checked).
+        unsafe { std::slice::from_raw_parts_mut(meta_ptr as *mut u32, datagrams * 4) }
+    };
+    let mut sources: Vec<SocketAddr> = Vec::new();
+    let (mut off, mut k) = (0usize, 0usize);
+    for i in 0..n {
+        let m = area.meta(i);
+        let idx = match sources.iter().position(|a| a.ip() == m.source.ip()) {
+            Some(idx) => idx,
+            None => {
+                let s = string(env, &format_ip(&m.source))?;
+                // SAFETY: `addrs` is a live array; `s` a live string.
+                unsafe { sys::napi_set_element(env, addrs, sources.len() as u32, s) };
+                sources.push(m.source);
+                sources.len() - 1
+            }
+        };
+        let extra = if with_metadata { metadata_object(env, m) } else { None };
+        for seg in 0..m.segments() {
+            if let Some(x) = extra {
+                // SAFETY: `extras` is a live array of `datagrams` slots; `k` < that.
+                unsafe { sys::napi_set_element(env, extras, k as u32, x) };
+            }
+            let p = segment(area, i, seg);
+            out[off..off + p.len()].copy_from_slice(p);
+            fields[k * 4..k * 4 + 4].copy_from_slice(&[off as u32, p.len() as u32, m.source.port() as u32, idx as u32]);
+            off += p.len();
+            k += 1;
+        }
+    }
+    Some([buf, meta, addrs, extras])
+}

@@ -1,0 +1,144 @@
+//! The receive loop: what a readable event reads (bounded per event) and how it reaches JS,
+//! and the traffic counters of `stats()`.
+
+use std::cell::RefCell;
+
+use napi_derive::napi;
+use udpx::RecvBatch;
+
+use crate::deliver;
+use crate::error::uv_code;
+use crate::handle::Handle;
+
+/// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once).
+const RECV_BATCH: usize = 64;
+/// Batches read per readiness event, bounding the work done per loop turn (libuv reads 32).
+const RECV_ROUNDS: usize = 1;
+/// Single-datagram reads per readiness event on a shared descriptor (libuv reads 32).
+const SHARED_READS: usize = 32;
+
+thread_local! {
+    /// One receive area per JS thread: callbacks on a thread never overlap, and datagrams
+    /// are copied into JS buffers before the next receive.
+    static RECV_AREA: RefCell<RecvBatch> = RefCell::new(RecvBatch::new(RECV_BATCH));
+}
+
+/// Traffic counters, as `stats()` reports them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Counters {
+    pub(crate) rx_datagrams: u64,
+    pub(crate) rx_bytes: u64,
+    pub(crate) tx_datagrams: u64,
+    pub(crate) tx_bytes: u64,
+    pub(crate) kernel_drops: u64,
+}
+
+/// `stats()`: traffic and drops since the socket was created.
+#[napi(object)]
+pub struct SocketStats {
+    pub datagrams_received: f64,
+    pub bytes_received: f64,
+    pub datagrams_sent: f64,
+    pub bytes_sent: f64,
+    /// Datagrams the kernel dropped because the receive buffer was full (`SO_RXQ_OVFL`).
+    pub kernel_drops: f64,
+}
+
+impl From<Counters> for SocketStats {
+    fn from(c: Counters) -> Self {
+        SocketStats {
+            datagrams_received: c.rx_datagrams as f64,
+            bytes_received: c.rx_bytes as f64,
+            datagrams_sent: c.tx_datagrams as f64,
+            bytes_sent: c.tx_bytes as f64,
+            kernel_drops: c.kernel_drops as f64,
+        }
+    }
+}
+
+impl Handle {
+    /// Reads what is queued (bounded per event) and hands it to JS: a datagram per
+    /// `onMessage` call, or a whole batch per `onBatch` call when one is set.
+    pub(crate) fn read_ready(&self) {
+        // A descriptor shared with other processes (cluster, bind({ fd })) is read one
+        // datagram at a time, as libuv reads: what this socket does not deliver (it closed
+        // in a handler, say) stays in the kernel for the others.
+        let (per_call, rounds) = if self.shared.get() { (1, SHARED_READS) } else { (RECV_BATCH, RECV_ROUNDS) };
+        for _ in 0..rounds {
+            if self.closed.get() || !self.reading.get() {
+                return;
+            }
+            let got = RECV_AREA.with(|area| {
+                let mut area = area.borrow_mut();
+                self.with_socket(|s| s.recv_batch_max(&mut area, per_call))
+            });
+            let n = match got {
+                None => return,
+                Some(Ok(n)) => n,
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Some(Err(e)) => {
+                    self.emit_error(uv_code(&e));
+                    return;
+                }
+            };
+            let datagrams = RECV_AREA.with(|area| self.account(&area.borrow(), n));
+            if self.on_batch.borrow().is_some() {
+                self.deliver_batch(n, datagrams);
+            } else {
+                for i in 0..n {
+                    let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
+                    for seg in 0..segments {
+                        if self.closed.get() || self.on_message.borrow().is_none() {
+                            return;
+                        }
+                        self.deliver(i, seg);
+                    }
+                }
+            }
+            if n < per_call {
+                return;
+            }
+        }
+    }
+
+    /// Counts what a receive brought in; returns the number of datagrams (GRO split).
+    fn account(&self, area: &RecvBatch, n: usize) -> usize {
+        let mut stats = self.stats.get();
+        let mut datagrams = 0;
+        for i in 0..n {
+            let m = area.meta(i);
+            datagrams += m.segments();
+            stats.rx_bytes += m.len as u64;
+            if let Some(d) = m.drops {
+                stats.kernel_drops = stats.kernel_drops.max(d as u64);
+            }
+        }
+        stats.rx_datagrams += datagrams as u64;
+        self.stats.set(stats);
+        datagrams
+    }
+
+    /// `onMessage(buffer, address, port[, metadata])` for segment `seg` of slot `i`. The
+    /// receive area is borrowed only while the arguments are built, never across JS.
+    fn deliver(&self, i: usize, seg: usize) {
+        let Some(cb) = self.on_message.borrow().clone() else { return };
+        let args = |env| RECV_AREA.with(|area| deliver::message_args(env, &area.borrow(), i, seg, &mut self.addr_memo.borrow_mut()));
+        if self.metadata.get() {
+            // Opted in: a fourth argument with what the kernel said about the datagram.
+            cb.call(|env| {
+                let [buf, addr, port] = args(env)?;
+                let extra = RECV_AREA.with(|area| deliver::metadata_object(env, area.borrow().meta(i)))?;
+                Some([buf, addr, port, extra])
+            });
+        } else {
+            cb.call(args);
+        }
+    }
+
+    /// One `onBatch` call for slots `0..n` holding `datagrams` datagrams.
+    fn deliver_batch(&self, n: usize, datagrams: usize) {
+        let Some(cb) = self.on_batch.borrow().clone() else { return };
+        let metadata = self.metadata.get();
+        cb.call(|env| RECV_AREA.with(|area| deliver::batch_args(env, &area.borrow(), n, datagrams, metadata)));
+    }
+}
