@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 /// The zone is an interface name, resolved with `if_nametoindex`; an unknown name gives
 /// scope 0, as libuv's `uv_ip6_addr` does. Fails with `EINVAL` where libuv would.
 pub(crate) fn parse_ip(ip: &str, port: u16, v6: bool) -> io::Result<SocketAddr> {
-    let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
+    let invalid = || crate::error::from_uv(crate::error::EINVAL);
     if !v6 {
         let a: Ipv4Addr = ip.parse().map_err(|_| invalid())?;
         return Ok(SocketAddr::V4(SocketAddrV4::new(a, port)));

@@ -117,7 +117,7 @@ impl Handle {
         on_message: JsCallback,
         on_writable: JsCallback,
     ) -> i32 {
-        let Some(fd) = self.with_socket(std::os::fd::AsRawFd::as_raw_fd) else { return crate::error::EBADF };
+        let Some(fd) = self.with_socket(UdpSocket::raw_fd) else { return crate::error::EBADF };
         // SAFETY: per the contract, `lp` is this thread's running loop; the descriptor stays
         // open until `close`, which closes the poll handle first.
         let poll = match unsafe { Poll::new(lp, fd, Box::new(Ready(self.clone()))) } {

@@ -13,7 +13,9 @@ use udpx::{BindOptions, Transmit, UdpSocket};
 use crate::address::{format_ip, parse_ip};
 
 use crate::callback::JsCallback;
-use crate::error::{status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EBADF, EINVAL};
+use crate::error::{
+    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EBADF, EINVAL, UV_EEXIST,
+};
 use crate::fds;
 use crate::handle::Handle;
 use crate::reader::SocketStats;
@@ -63,14 +65,15 @@ impl NativeSocket {
     /// Adopts `fd` (`bind({ fd })`).
     #[napi(catch_unwind)]
     pub fn open(&self, env: Env, fd: i32) -> i32 {
+        let Some(fd) = fds::from_js(fd) else { return EBADF };
         if self.inner.socket.borrow().is_some() || fds::is_owned(fd) {
-            return -libc::EEXIST;
+            return UV_EEXIST;
         }
         // A descriptor some other handle of Node's loop watches is not ours to take.
         if let Ok(lp) = env.get_uv_event_loop() {
             // SAFETY: this thread's running loop; the probe closes at once.
-            if fd >= 0 && unsafe { uv::fd_watched(lp.cast(), fd) } {
-                return -libc::EEXIST;
+            if unsafe { uv::fd_watched(lp.cast(), fd) } {
+                return UV_EEXIST;
             }
         }
         self.inner.adopt(UdpSocket::from_fd(fd))
@@ -79,15 +82,16 @@ impl NativeSocket {
     /// The descriptor, or `-EBADF` without one.
     #[napi(catch_unwind)]
     pub fn fd(&self) -> i32 {
-        self.inner.with_socket(std::os::fd::AsRawFd::as_raw_fd).unwrap_or(EBADF)
+        self.inner.with_socket(|s| fds::to_js(s.raw_fd())).unwrap_or(EBADF)
     }
 
     /// Adopts a duplicate of `fd`, leaving `fd` to its owner (a handle from the cluster
     /// primary, shared by every worker as node:dgram shares it).
     #[napi(catch_unwind)]
     pub fn open_dup(&self, fd: i32) -> i32 {
+        let Some(fd) = fds::from_js(fd) else { return EBADF };
         if self.inner.socket.borrow().is_some() {
-            return -libc::EEXIST;
+            return UV_EEXIST;
         }
         self.inner.adopt(UdpSocket::from_fd_dup(fd))
     }
@@ -109,7 +113,7 @@ impl NativeSocket {
         };
         // Binding a socket of the other family: libuv reports EINVAL, not EAFNOSUPPORT.
         match self.inner.with_socket(|s| status(s.bind(addr, opts))) {
-            Some(e) if e == -libc::EAFNOSUPPORT => EINVAL,
+            Some(e) if e == EAFNOSUPPORT => EINVAL,
             Some(e) => e,
             None => EBADF,
         }

@@ -6,6 +6,8 @@
 use std::ffi::{c_int, c_void};
 use std::io;
 
+use crate::error::{from_uv, uv_code, UV_EEXIST};
+
 #[repr(C)]
 pub(crate) struct UvLoop {
     _opaque: [u8; 0],
@@ -19,14 +21,28 @@ struct UvHandle {
 type PollCb = unsafe extern "C" fn(handle: *mut UvHandle, status: c_int, events: c_int);
 type CloseCb = unsafe extern "C" fn(handle: *mut UvHandle);
 
+/// libuv's `uv_os_sock_t`: a descriptor on Unix, a `SOCKET` (pointer-sized) on Windows,
+/// which is what the core's `RawFd` is on each.
+pub(crate) type OsSock = udpx::RawFd;
+
 extern "C" {
     fn uv_handle_size(kind: c_int) -> usize;
-    fn uv_poll_init_socket(lp: *mut UvLoop, handle: *mut UvHandle, fd: c_int) -> c_int;
+    fn uv_poll_init_socket(lp: *mut UvLoop, handle: *mut UvHandle, sock: OsSock) -> c_int;
     fn uv_poll_start(handle: *mut UvHandle, events: c_int, cb: PollCb) -> c_int;
     fn uv_poll_stop(handle: *mut UvHandle) -> c_int;
     fn uv_close(handle: *mut UvHandle, cb: CloseCb);
     fn uv_ref(handle: *mut UvHandle);
     fn uv_unref(handle: *mut UvHandle);
+    #[cfg(windows)]
+    fn uv_translate_sys_error(sys_errno: c_int) -> c_int;
+}
+
+/// libuv's code for a Windows system error (a Winsock `WSAE*` or a Win32 error), as
+/// Node's own handles report it.
+#[cfg(windows)]
+pub(crate) fn translate_sys_error(code: i32) -> i32 {
+    // SAFETY: a pure lookup in libuv's table.
+    unsafe { uv_translate_sys_error(code) }
 }
 
 /// `UV_POLL` in `uv_handle_type`.
@@ -65,7 +81,7 @@ impl Poll {
     /// # Safety
     /// `lp` must be the running loop of the calling thread, and `fd` must stay open until
     /// [`Poll::close`] has been called.
-    pub(crate) unsafe fn new(lp: *mut UvLoop, fd: c_int, target: Target) -> io::Result<Poll> {
+    pub(crate) unsafe fn new(lp: *mut UvLoop, fd: OsSock, target: Target) -> io::Result<Poll> {
         // 8-byte words keep the handle aligned for its pointer fields.
         let mem: Box<[u64]> = vec![0u64; handle_words()].into_boxed_slice();
         let handle = Box::into_raw(mem) as *mut u64 as *mut UvHandle;
@@ -75,7 +91,7 @@ impl Poll {
         if r != 0 {
             // SAFETY: init failed, so libuv holds no reference to the memory.
             unsafe { free_handle(handle) };
-            return Err(io::Error::from_raw_os_error(-r));
+            return Err(from_uv(r));
         }
         // SAFETY: `data` is the first field of every uv handle (uv.h: UV_HANDLE_FIELDS).
         unsafe { *(handle as *mut *mut c_void) = Box::into_raw(Box::new(target)).cast() };
@@ -96,7 +112,7 @@ impl Poll {
             }
         };
         if r != 0 {
-            return Err(io::Error::from_raw_os_error(-r));
+            return Err(from_uv(r));
         }
         self.events = events;
         Ok(())
@@ -111,7 +127,7 @@ impl Poll {
         // SAFETY: `self.handle` is an initialised, unclosed poll handle.
         let r = unsafe { uv_poll_start(self.handle, self.events, on_poll) };
         if r != 0 {
-            return Err(io::Error::from_raw_os_error(-r));
+            return Err(from_uv(r));
         }
         Ok(())
     }
@@ -149,7 +165,7 @@ impl Poll {
 ///
 /// # Safety
 /// `lp` must be the running loop of the calling thread.
-pub(crate) unsafe fn fd_watched(lp: *mut UvLoop, fd: c_int) -> bool {
+pub(crate) unsafe fn fd_watched(lp: *mut UvLoop, fd: OsSock) -> bool {
     struct Probe;
     impl PollTarget for Probe {
         fn on_poll(&self, _: i32, _: i32) {}
@@ -161,7 +177,7 @@ pub(crate) unsafe fn fd_watched(lp: *mut UvLoop, fd: c_int) -> bool {
             p.close();
             false
         }
-        Err(e) => e.raw_os_error() == Some(libc::EEXIST),
+        Err(e) => uv_code(&e) == UV_EEXIST,
     }
 }
 

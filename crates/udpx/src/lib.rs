@@ -38,6 +38,7 @@ mod types;
 
 pub use recv::{gro_segments, segment_count, GroSegments, RecvBatch};
 pub use socket::UdpSocket;
+pub use sys::RawFd;
 pub use types::{BindOptions, Family, Payload, RecvMeta, Transmit, MAX_DATAGRAM, MAX_GSO_SEGMENTS};
 #[cfg(feature = "tokio")]
 pub use crate::tokio::AsyncUdpSocket;
@@ -52,9 +53,10 @@ pub fn interface_index(name: &str) -> u32 {
     sys::if_nametoindex(name)
 }
 
-/// Which I/O backend this build uses: `"linux"` (recvmmsg, sendmmsg, GSO, GRO) or
-/// `"portable"` (a system call per datagram, no GSO or GRO: macOS, the BSDs, and Linux
-/// built with the `portable-backend` feature).
+/// Which I/O backend this build uses: `"linux"` (recvmmsg, sendmmsg, GSO, GRO),
+/// `"windows"` (a system call per datagram, USO, URO on request) or `"portable"` (a system
+/// call per datagram, no GSO or GRO: macOS, the BSDs, and Linux built with the
+/// `portable-backend` feature).
 pub fn backend() -> &'static str {
     sys::BACKEND
 }

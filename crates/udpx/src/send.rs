@@ -51,9 +51,9 @@ impl UdpSocket {
 /// A segment size the kernel can take, or the error a send of it gives.
 fn checked_segment(size: usize) -> io::Result<u16> {
     if size == 0 {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        return Err(io::Error::from_raw_os_error(sys::errno::EINVAL));
     }
-    u16::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EMSGSIZE))
+    u16::try_from(size).map_err(|_| io::Error::from_raw_os_error(sys::errno::EMSGSIZE))
 }
 
 /// What one call of the path sent before it stopped: `Ok(n)` when `n > 0`, else the error.
@@ -192,7 +192,7 @@ fn send_segmented(socket: &SockRef<'_>, gso: &AtomicBool, t: &Transmit<'_>, seg:
                 // Segments over the path MTU (EINVAL) or a send the kernel will not take
                 // whole (EMSGSIZE) go the plain way, where the kernel may fragment them;
                 // GSO stays on for the next send.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) => Err(None),
+                Err(e) if matches!(e.raw_os_error(), Some(sys::errno::EINVAL | sys::errno::EMSGSIZE)) => Err(None),
                 Err(e) => Err(Some(e)),
             }
         } else {

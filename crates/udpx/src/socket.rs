@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use std::os::fd::{AsRawFd, RawFd};
+use crate::sys::RawFd;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
@@ -71,7 +71,7 @@ impl UdpSocket {
             self.inner.set_reuse_address(true)?;
         }
         if opts.reuse_port {
-            self.inner.set_reuse_port(true)?;
+            sys::set_reuse_port(&SockRef::from(&self.inner))?;
         }
         if opts.ipv6_only {
             // On an IPv4 socket the kernel answers ENOPROTOOPT.
@@ -146,10 +146,7 @@ impl UdpSocket {
     /// The TOS byte (DSCP and ECN) of outgoing datagrams: `IP_TOS`, or `IPV6_TCLASS` on
     /// an IPv6 socket.
     pub fn set_tos(&self, tos: u8) -> io::Result<()> {
-        match self.family {
-            Family::V4 => self.inner.set_tos_v4(tos as u32),
-            Family::V6 => self.inner.set_tclass_v6(tos as u32),
-        }
+        sys::set_tos(&SockRef::from(&self.inner), self.family.is_v6(), tos)
     }
 
     /// Sets the don't-fragment bit on outgoing IPv4 datagrams (and refuses to fragment
@@ -221,7 +218,7 @@ impl UdpSocket {
             SocketAddr::V4(g) => {
                 let ifa = match iface {
                     Some(SocketAddr::V4(i)) => *i.ip(),
-                    Some(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                    Some(_) => return Err(io::Error::from_raw_os_error(sys::errno::EINVAL)),
                     None => Ipv4Addr::UNSPECIFIED,
                 };
                 if join {
@@ -233,7 +230,7 @@ impl UdpSocket {
             SocketAddr::V6(g) => {
                 let index = match iface {
                     Some(SocketAddr::V6(i)) => i.scope_id(),
-                    Some(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                    Some(_) => return Err(io::Error::from_raw_os_error(sys::errno::EINVAL)),
                     None => 0,
                 };
                 if join {
@@ -279,9 +276,25 @@ impl UdpSocket {
     }
 }
 
-impl AsRawFd for UdpSocket {
+impl UdpSocket {
+    /// The OS handle: the descriptor on Unix, the `SOCKET` on Windows (what
+    /// `AsRawFd`/`AsRawSocket` give, without naming the platform's trait).
+    pub fn raw_fd(&self) -> RawFd {
+        sys::raw_fd(&self.inner)
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for UdpSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.as_raw_fd()
+    }
+}
+
+#[cfg(windows)]
+impl std::os::windows::io::AsRawSocket for UdpSocket {
+    fn as_raw_socket(&self) -> RawFd {
+        self.inner.as_raw_socket()
     }
 }
 
@@ -293,13 +306,14 @@ impl From<UdpSocket> for std::net::UdpSocket {
 
 fn to_std(a: SockAddr) -> io::Result<SocketAddr> {
     a.as_socket()
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+        .ok_or_else(|| io::Error::from_raw_os_error(sys::errno::EAFNOSUPPORT))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{RecvBatch, Transmit};
+    use std::os::fd::AsRawFd;
 
     fn bound(family: Family, ip: &str) -> UdpSocket {
         let s = UdpSocket::new(family).unwrap();

@@ -12,15 +12,17 @@
 //! | `gso_supported() -> bool`, `gso_unsupported(&io::Error) -> bool` | the once-per-process probe, and which errors turn GSO off for a socket |
 //! | `set_gro`, `set_drop_counting`, `set_dont_fragment`, `bind_device`, `set_recv_metadata` | options; `ENOPROTOOPT` where the platform lacks one |
 //!
-//! Unix-wide helpers (descriptors, interface names, source-specific multicast, socket
-//! addresses from kernel bytes) are in `unix`; control messages in `cmsg`.
+//! Unix-wide helpers (descriptors, interface names, reuse-port, TOS, source-specific
+//! multicast, socket addresses from kernel bytes) are in `unix`; control messages in `cmsg`.
+//! `windows` has the same helpers, taking a `SOCKET` where Unix takes a descriptor
+//! ([`RawFd`] names either).
 //!
 //! | target | backend |
 //! | --- | --- |
 //! | Linux | `linux`: recvmmsg, sendmmsg, GSO, GRO |
 //! | Linux with feature `portable-backend` | `fallback` for I/O and GRO, `linux` for the other options |
 //! | other Unix (macOS, BSDs) | `fallback` |
-//! | Windows | `windows` (to come: same interface) |
+//! | Windows | `windows`: WSARecvMsg (metadata), WSASendMsg with USO, URO on request |
 
 #[cfg(unix)]
 pub(crate) mod cmsg;
@@ -31,7 +33,7 @@ mod unix;
 pub(crate) use unix::{sockaddr_bytes, sockaddr_from_bytes};
 #[cfg(unix)]
 pub(crate) use unix::{
-    adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, set_source_membership, udp_family,
+    adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, raw_fd, set_reuse_port, set_source_membership, set_tos, udp_family,
 };
 
 #[cfg(target_os = "linux")]
@@ -54,14 +56,42 @@ mod imp {
 #[cfg(all(unix, not(target_os = "linux")))]
 use fallback as imp;
 
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+#[cfg(windows)]
+pub(crate) use windows::{
+    adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, raw_fd, set_reuse_port, set_source_membership, set_tos, udp_family,
+};
+
 pub(crate) use imp::{
     bind_device, gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting,
     set_gro, set_recv_metadata, RecvScratch,
 };
 
-/// Which backend this build uses: `"linux"` (batched) or `"portable"`.
+/// Which backend this build uses: `"linux"` (batched), `"windows"` or `"portable"`.
 pub(crate) const BACKEND: &str = if cfg!(all(target_os = "linux", not(feature = "portable-backend"))) {
     "linux"
+} else if cfg!(windows) {
+    "windows"
 } else {
     "portable"
 };
+
+/// A socket's OS handle: a file descriptor on Unix, a `SOCKET` on Windows.
+#[cfg(unix)]
+pub use std::os::fd::RawFd;
+#[cfg(windows)]
+pub use std::os::windows::io::RawSocket as RawFd;
+
+/// The OS error codes the portable code raises or matches: errno values on Unix, Winsock's
+/// on Windows (what `io::Error::raw_os_error` reports there).
+pub(crate) mod errno {
+    #[cfg(unix)]
+    pub(crate) use libc::{EAFNOSUPPORT, EINVAL, EMSGSIZE};
+    #[cfg(windows)]
+    pub(crate) use windows_sys::Win32::Networking::WinSock::{
+        WSAEAFNOSUPPORT as EAFNOSUPPORT, WSAEINVAL as EINVAL, WSAEMSGSIZE as EMSGSIZE,
+    };
+}

@@ -73,6 +73,11 @@ fn with_fd<T>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> T) -> io::Result<T> {
     Ok(f(SockRef::from(&b)))
 }
 
+/// The descriptor of `socket`.
+pub(crate) fn raw_fd(socket: &Socket) -> RawFd {
+    socket.as_raw_fd()
+}
+
 /// Takes ownership of `fd`, which the caller has checked is an open socket and gives up.
 pub(crate) fn adopt_fd(fd: RawFd) -> Socket {
     // SAFETY: per the contract of `UdpSocket::from_fd`, `fd` is open and its ownership
@@ -93,6 +98,20 @@ pub(crate) fn udp_family(fd: RawFd) -> io::Result<Family> {
         (Ok(Type::DGRAM), Ok(Domain::IPV4)) => Ok(Family::V4),
         (Ok(Type::DGRAM), Ok(Domain::IPV6)) => Ok(Family::V6),
         _ => Err(einval()),
+    }
+}
+
+/// `SO_REUSEPORT`: share the port; the kernel balances datagrams across the sockets.
+pub(crate) fn set_reuse_port(socket: &SockRef<'_>) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+/// The TOS byte of outgoing datagrams: `IP_TOS`, or `IPV6_TCLASS` on an IPv6 socket.
+pub(crate) fn set_tos(socket: &SockRef<'_>, v6: bool, tos: u8) -> io::Result<()> {
+    if v6 {
+        socket.set_tclass_v6(u32::from(tos))
+    } else {
+        socket.set_tos_v4(u32::from(tos))
     }
 }
 
