@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import { errno, NativeSocket } from './native';
+import { errno, NativeSocket, reportUncaught } from './native';
 
 /**
  * Node's own dns.lookup, if that is what dns.lookup is at load (recognised by its source,
@@ -31,11 +31,32 @@ interface QueuedSend {
 }
 
 export interface HandleOwner {
-  onMessage(buf: Buffer, address: string, port: number, metadata?: object): void;
+  onMessage(buf: Buffer, address: string, family: 'IPv4' | 'IPv6', port: number, metadata?: object): void;
   onBatch(buf: Buffer, meta: Uint32Array, addresses: string[], metadata?: object[]): void;
   onRecvError(err: number): void;
   onDrain(): void;
 }
+
+/** Received datagrams in one buffer, as the binding hands them over, and how far 'message' got. */
+interface Inbox {
+  buf: Buffer;
+  /** Per datagram: offset, length, port, index into `addresses`. */
+  meta: Uint32Array;
+  addresses: string[];
+  extras: object[] | undefined;
+  next: number;
+  families: Array<'IPv4' | 'IPv6'>;
+}
+
+/**
+ * Node's own runNextTicks (`process._tickCallback`): runs the nextTick queue and the
+ * microtasks, as the end of each of Node's callback scopes does. Null where it is wrapped
+ * (--pending-deprecation warns on its use); datagrams then reach JS one call each.
+ */
+const runTicks: (() => void) | null = (() => {
+  const tick = (process as unknown as { _tickCallback?: () => void })._tickCallback;
+  return typeof tick === 'function' && tick.name === 'runNextTicks' ? tick : null;
+})();
 
 /** The outcome of a batch send: datagrams sent, and the error that stopped it (or 0). */
 export type BatchDone = (err: number, sent: number) => void;
@@ -130,6 +151,9 @@ export class Handle {
   private keepAlive: NodeJS.Timeout | null = null;
   /** The last peer address the binding sent (it sends `undefined` while unchanged). */
   private lastAddress = '';
+  private lastFamily: 'IPv4' | 'IPv6' = 'IPv4';
+  /** The slab of received datagrams being emitted (see deliverMessages). */
+  private inbox: Inbox | null = null;
   /** What the native side holds from setDestination (ip, port), or null. */
   private destIp: string | null = null;
   private destPort = -1;
@@ -254,24 +278,70 @@ export class Handle {
   /** Node's handle callback, by its shape: for code that drives a handle by hand. */
   onmessage(nread: number, _handle: unknown, buf: Buffer | null, rinfo: { address: string; port: number } | null): void {
     if (nread < 0) this.owner?.onRecvError(nread);
-    else if (buf && rinfo) this.owner?.onMessage(buf, rinfo.address, rinfo.port);
+    else if (buf && rinfo) this.owner?.onMessage(buf, rinfo.address, rinfo.address.includes(':') ? 'IPv6' : 'IPv4', rinfo.port);
   }
 
   recvStart(): number {
     return this.native.recvStart(
-      ((a: Buffer | number, address: string | undefined, port: number, metadata?: object) => {
+      ((a: Buffer | number | undefined, b: any, c: any, d: any) => {
         // Every receive path runs through here: a number is a receive error.
         if (typeof a === 'number') {
           this.owner?.onRecvError(a);
-          return;
+          return true;
         }
-        // The binding sends a peer's address only when it changes.
-        if (address === undefined) address = this.lastAddress;
-        else this.lastAddress = address;
-        this.owner?.onMessage(a, address, port, metadata);
+        if (a === undefined) return this.deliverMessages(null);
+        if (b instanceof Uint32Array) return this.deliverMessages({ buf: a, meta: b, addresses: c, extras: d, next: 0, families: [] });
+        // One datagram (a shared descriptor): the binding sends a peer's address only
+        // when it changes.
+        if (b === undefined) {
+          b = this.lastAddress;
+        } else {
+          this.lastAddress = b;
+          this.lastFamily = b.includes(':') ? 'IPv6' : 'IPv4';
+        }
+        this.owner?.onMessage(a, b, this.lastFamily, c, d);
+        return true;
       }) as (arg?: unknown) => unknown,
       (() => this.flushOne()) as (arg?: unknown) => unknown,
+      runTicks !== null,
     );
+  }
+
+  /**
+   * Emits the datagrams of `inbox` (or, given null, of the one a throwing handler left),
+   * one 'message' each, running the nextTicks and microtasks each handler queued before
+   * the next handler, as node:dgram's one callback scope per datagram does. The cursor
+   * moves before each handler runs, so that after a throw (which leaves this call, to be
+   * reported as uncaught) the binding's next call goes on with the datagram after it.
+   * Returns true when the slab is done.
+   */
+  private deliverMessages(inbox: Inbox | null): boolean {
+    const b = inbox ?? this.inbox;
+    if (b === null) return true;
+    this.inbox = b;
+    const meta = b.meta;
+    const n = meta.length >>> 2;
+    while (b.next < n) {
+      const owner = this.owner;
+      if (owner === null) break;
+      const k = b.next++ << 2;
+      const idx = meta[k + 3];
+      const address = b.addresses[idx];
+      const family = b.families[idx] ??= address.includes(':') ? 'IPv6' : 'IPv4';
+      const off = meta[k];
+      owner.onMessage(b.buf.subarray(off, off + meta[k + 1]), address, family, meta[k + 2], b.extras?.[k >>> 2]);
+      if (b.next < n) {
+        // A throwing tick must not leave this call: its async context would still be on
+        // Node's stack when the callback scope closes. Node's uncaught handler resets it.
+        try {
+          runTicks!();
+        } catch (e) {
+          reportUncaught(e);
+        }
+      }
+    }
+    this.inbox = null;
+    return true;
   }
 
   /**

@@ -9,6 +9,9 @@ const binding = loadNative(() => require('../../native/index.js') as typeof impo
 export const NativeSocket = binding.NativeSocket;
 export type NativeSocket = import('../native/index').NativeSocket;
 
+/** Reports an exception as uncaught, now (Node's 'uncaughtException' path). */
+export const reportUncaught = binding.reportUncaught;
+
 /** Negative errno values, as libuv and the binding return them. */
 export const errno = {
   EAGAIN: binding.UV_EAGAIN,

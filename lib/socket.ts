@@ -133,8 +133,7 @@ export class Socket extends EventEmitter implements HandleOwner {
   }
 
   // HandleOwner: called by the handle from the event loop.
-  onMessage(buf: Buffer, address: string, port: number, metadata?: object): void {
-    const family = address.includes(':') ? 'IPv6' : 'IPv4';
+  onMessage(buf: Buffer, address: string, family: 'IPv4' | 'IPv6', port: number, metadata?: object): void {
     const list = this[kState].receiveBlockList;
     if (list && list.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4')) return;
     const rinfo = { address, family, port, size: buf.length };

@@ -2234,3 +2234,65 @@ function nodeError(code: string, message: string): unknown {
 function ipBlocked(ip: string): unknown {
   return nodeError('ERR_IP_BLOCKED', `IP(${ip}) is blocked by net.BlockList`);
 }
+
+// ---------------------------------------------------------------------------
+// Batched 'message' delivery: datagrams that one read brings in reach JS together, yet
+// every handler sees node:dgram's timing (the ticks and microtasks it queued run before the
+// next handler), and a throw in a handler or in one of its ticks is uncaught on its own.
+
+add('message-ticks-between-handlers', (d, rec, done) => {
+  const r = mk(d, rec, 'r', 'udp4');
+  const s = mk(d, rec, 's', 'udp4');
+  let n = 0;
+  r.on('message', (msg: Buffer, ri: unknown) => {
+    const i = n++;
+    rec.log('h1', i, msg, ri);
+    process.nextTick(() => {
+      rec.log('tick', i);
+      Promise.resolve().then(() => rec.log('tick-then', i));
+    });
+    Promise.resolve().then(() => {
+      rec.log('then', i);
+      process.nextTick(() => rec.log('then-tick', i));
+    });
+    queueMicrotask(() => rec.log('microtask', i));
+    if (i === 5) setTimeout(() => { r.close(); s.close(done); }, 20);
+  });
+  r.on('message', () => rec.log('h2', n - 1));
+  r.bind(0, '127.0.0.1', () => {
+    const port = r.address().port;
+    for (let i = 0; i < 6; i++) s.send(`m${i}`, port, '127.0.0.1');
+  });
+});
+
+add('message-throw-in-handler-and-tick', (d, rec, done) => {
+  const r = mk(d, rec, 'r', 'udp4');
+  const s = mk(d, rec, 's', 'udp4');
+  const onUncaught = (e: Error) => {
+    rec.log('uncaught', e.message);
+    process.nextTick(() => rec.log('after-uncaught'));
+  };
+  process.on('uncaughtException', onUncaught);
+  let n = 0;
+  r.on('message', (msg: Buffer) => {
+    const i = n++;
+    rec.log('message', i, msg);
+    process.nextTick(() => {
+      rec.log('tick', i);
+      if (i === 3) throw new Error(`tick ${i}`);
+    });
+    Promise.resolve().then(() => rec.log('then', i));
+    if (i === 1) throw new Error(`handler ${i}`);
+    if (i === 4) {
+      r.close();
+      setTimeout(() => {
+        process.removeListener('uncaughtException', onUncaught);
+        s.close(done);
+      }, 20);
+    }
+  });
+  r.bind(0, '127.0.0.1', () => {
+    const port = r.address().port;
+    for (let i = 0; i < 7; i++) s.send(`m${i}`, port, '127.0.0.1');
+  });
+});

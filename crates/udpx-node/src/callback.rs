@@ -78,7 +78,7 @@ impl JsCallback {
                     sys::napi_make_callback(env, self.ctx, recv, func, N, argv.as_ptr(), &mut result)
                 };
                 if s == sys::Status::napi_pending_exception {
-                    report_uncaught(env);
+                    report_pending(env);
                 } else if ok(s) && !result.is_null() {
                     let mut b = false;
                     // SAFETY: `result` is a live value of this scope.
@@ -104,9 +104,19 @@ impl Drop for JsCallback {
     }
 }
 
+/// Hands `err` to Node's uncaught-exception machinery now, from inside a JS call: an
+/// exception thrown by a nextTick callback that the facade runs between two `'message'`
+/// handlers. Node's handler then also resets the async-context stack that the throw left
+/// unbalanced, before the callback scope around the call closes.
+#[napi_derive::napi(catch_unwind)]
+pub fn report_uncaught(env: napi::Env, err: napi::bindgen_prelude::Unknown) {
+    // SAFETY: `err` is a live value of this call.
+    unsafe { sys::napi_fatal_exception(env.raw(), napi::bindgen_prelude::ToNapiValue::to_napi_value(env.raw(), err).unwrap_or(ptr::null_mut())) };
+}
+
 /// Hands the pending exception to Node's uncaught-exception machinery, as an exception
 /// thrown from a `'message'` listener is handled with node:dgram.
-fn report_uncaught(env: sys::napi_env) {
+fn report_pending(env: sys::napi_env) {
     let mut err = ptr::null_mut();
     // SAFETY: an exception is pending on `env`; clearing it yields its value.
     unsafe {

@@ -83,18 +83,61 @@ pub(crate) fn message_args(
     Some([buf, addr, port])
 }
 
-/// `(buffer, meta, addresses, metadata)` for slots `0..n` holding `datagrams` datagrams:
-/// `buffer` holds every payload back to back, `meta` four u32s per datagram — offset,
-/// length, port, index into `addresses` — and `metadata` (with `with_metadata`; else
-/// undefined) an object per datagram.
+/// A received datagram: segment `.1` of slot `.0` of the receive area.
+pub(crate) type Item = (usize, usize);
+
+/// Every datagram of slots `0..n`, GRO runs split, in order.
+pub(crate) fn items(area: &RecvBatch, n: usize, out: &mut Vec<Item>) {
+    out.clear();
+    for i in 0..n {
+        for seg in 0..area.meta(i).segments() {
+            out.push((i, seg));
+        }
+    }
+}
+
+/// Bytes of one buffer that datagrams for `'message'` share, as Node's `Buffer.poolSize`:
+/// a message kept alive pins at most this much.
+const SLAB: usize = 8 * 1024;
+/// Datagrams larger than this get a buffer of their own (Node's pool rule, `poolSize >>> 1`).
+const ALONE: usize = SLAB / 2;
+
+/// `items` cut into runs that share one buffer each under the [`SLAB`] rule.
+pub(crate) fn slabs<'a>(area: &'a RecvBatch, items: &'a [Item]) -> impl Iterator<Item = &'a [Item]> + 'a {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= items.len() {
+            return None;
+        }
+        let (mut end, mut bytes) = (start, 0);
+        while end < items.len() {
+            let len = segment(area, items[end].0, items[end].1).len();
+            if end > start && (len > ALONE || bytes + len > SLAB) {
+                break;
+            }
+            bytes += len;
+            end += 1;
+            if len > ALONE {
+                break;
+            }
+        }
+        let run = &items[start..end];
+        start = end;
+        Some(run)
+    })
+}
+
+/// `(buffer, meta, addresses, metadata)` for the datagrams `items`: `buffer` holds their
+/// payloads back to back, `meta` four u32s per datagram — offset, length, port, index into
+/// `addresses` — and `metadata` (with `with_metadata`; else undefined) an object per datagram.
 pub(crate) fn batch_args(
     env: sys::napi_env,
     area: &RecvBatch,
-    n: usize,
-    datagrams: usize,
+    items: &[Item],
     with_metadata: bool,
 ) -> Option<[sys::napi_value; 4]> {
-    let total: usize = (0..n).map(|i| area.meta(i).len).sum();
+    let datagrams = items.len();
+    let total: usize = items.iter().map(|&(i, seg)| segment(area, i, seg).len()).sum();
     let mut buf = ptr::null_mut();
     let mut data: *mut std::ffi::c_void = ptr::null_mut();
     let mut ab = ptr::null_mut();
@@ -127,8 +170,9 @@ pub(crate) fn batch_args(
         unsafe { std::slice::from_raw_parts_mut(meta_ptr as *mut u32, datagrams * 4) }
     };
     let mut sources: Vec<SocketAddr> = Vec::new();
-    let (mut off, mut k) = (0usize, 0usize);
-    for i in 0..n {
+    let mut extra: Option<(usize, sys::napi_value)> = None;
+    let mut off = 0usize;
+    for (k, &(i, seg)) in items.iter().enumerate() {
         let m = area.meta(i);
         let idx = match sources.iter().position(|a| a.ip() == m.source.ip()) {
             Some(idx) => idx,
@@ -140,18 +184,23 @@ pub(crate) fn batch_args(
                 sources.len() - 1
             }
         };
-        let extra = if with_metadata { metadata_object(env, m) } else { None };
-        for seg in 0..m.segments() {
-            if let Some(x) = extra {
-                // SAFETY: `extras` is a live array of `datagrams` slots; `k` < that.
-                unsafe { sys::napi_set_element(env, extras, k as u32, x) };
-            }
-            let p = segment(area, i, seg);
-            out[off..off + p.len()].copy_from_slice(p);
-            fields[k * 4..k * 4 + 4].copy_from_slice(&[off as u32, p.len() as u32, m.source.port() as u32, idx as u32]);
-            off += p.len();
-            k += 1;
+        if with_metadata {
+            // One object per slot, shared by the segments of a GRO run.
+            let x = match extra {
+                Some((slot, x)) if slot == i => x,
+                _ => {
+                    let x = metadata_object(env, m)?;
+                    extra = Some((i, x));
+                    x
+                }
+            };
+            // SAFETY: `extras` is a live array of `datagrams` slots; `k` < that.
+            unsafe { sys::napi_set_element(env, extras, k as u32, x) };
         }
+        let p = segment(area, i, seg);
+        out[off..off + p.len()].copy_from_slice(p);
+        fields[k * 4..k * 4 + 4].copy_from_slice(&[off as u32, p.len() as u32, m.source.port() as u32, idx as u32]);
+        off += p.len();
     }
     Some([buf, meta, addrs, extras])
 }

@@ -31,6 +31,8 @@ pub(crate) struct Handle {
     pub(crate) stats: Cell<Counters>,
     /// The descriptor came from elsewhere (`open`, `openDup`) and may be read by others.
     pub(crate) shared: Cell<bool>,
+    /// Whether `'message'` datagrams reach JS many per call (`recvStart`'s `batched`).
+    pub(crate) message_batches: Cell<bool>,
     /// Whether datagrams carry destination/interface/TOS/timestamp (`setRecvMetadata`).
     pub(crate) metadata: Cell<bool>,
     /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
@@ -57,6 +59,7 @@ impl Handle {
             stats: Cell::new(Counters::default()),
             dest: Cell::new(None),
             metadata: Cell::new(false),
+            message_batches: Cell::new(false),
             shared: Cell::new(false),
             addr_memo: RefCell::new(AddressMemo::new()),
             cleanup: Cell::new(ptr::null()),

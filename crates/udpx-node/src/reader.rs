@@ -21,6 +21,8 @@ thread_local! {
     /// One receive area per JS thread: callbacks on a thread never overlap, and datagrams
     /// are copied into JS buffers before the next receive.
     static RECV_AREA: RefCell<RecvBatch> = RefCell::new(RecvBatch::new(RECV_BATCH));
+    /// The datagrams of the last receive (GRO runs split), reused.
+    static ITEMS: RefCell<Vec<deliver::Item>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Traffic counters, as `stats()` reports them.
@@ -81,9 +83,12 @@ impl Handle {
                     return;
                 }
             };
-            let datagrams = RECV_AREA.with(|area| self.account(&area.borrow(), n));
+            RECV_AREA.with(|area| self.account(&area.borrow(), n));
+            ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
             if self.on_batch.borrow().is_some() {
-                self.deliver_batch(n, datagrams);
+                self.deliver_batch();
+            } else if self.message_batches.get() {
+                self.deliver_messages();
             } else {
                 for i in 0..n {
                     let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
@@ -101,8 +106,8 @@ impl Handle {
         }
     }
 
-    /// Counts what a receive brought in; returns the number of datagrams (GRO split).
-    fn account(&self, area: &RecvBatch, n: usize) -> usize {
+    /// Counts what a receive brought in (GRO runs as the datagrams they hold).
+    fn account(&self, area: &RecvBatch, n: usize) {
         let mut stats = self.stats.get();
         let mut datagrams = 0;
         for i in 0..n {
@@ -115,7 +120,6 @@ impl Handle {
         }
         stats.rx_datagrams += datagrams as u64;
         self.stats.set(stats);
-        datagrams
     }
 
     /// `onMessage(buffer, address, port[, metadata])` for segment `seg` of slot `i`. The
@@ -135,10 +139,52 @@ impl Handle {
         }
     }
 
-    /// One `onBatch` call for slots `0..n` holding `datagrams` datagrams.
-    fn deliver_batch(&self, n: usize, datagrams: usize) {
+    /// One `onBatch(buffer, meta, addresses, metadata)` call for everything read.
+    fn deliver_batch(&self) {
         let Some(cb) = self.on_batch.borrow().clone() else { return };
         let metadata = self.metadata.get();
-        cb.call(|env| RECV_AREA.with(|area| deliver::batch_args(env, &area.borrow(), n, datagrams, metadata)));
+        cb.call(|env| {
+            ITEMS.with(|items| RECV_AREA.with(|area| deliver::batch_args(env, &area.borrow(), &items.borrow(), metadata)))
+        });
+    }
+
+    /// `'message'` in batches: one `onMessage(buffer, meta, addresses, metadata)` call per
+    /// slab of datagrams (see [`deliver::slabs`]); JS emits one event per datagram and runs
+    /// the ticks queued by each handler before the next. A handler that throws leaves the
+    /// call with an exception (reported as uncaught, as node:dgram's would be); JS then gets
+    /// `onMessage()` without arguments to go on with the rest.
+    fn deliver_messages(&self) {
+        let metadata = self.metadata.get();
+        let items = ITEMS.with(|items| std::mem::take(&mut *items.borrow_mut()));
+        let runs: Vec<std::ops::Range<usize>> = RECV_AREA.with(|area| {
+            let area = area.borrow();
+            let mut at = 0;
+            deliver::slabs(&area, &items)
+                .map(|run| {
+                    at += run.len();
+                    at - run.len()..at
+                })
+                .collect()
+        });
+        for run in runs {
+            let Some(cb) = self.on_message.borrow().clone() else { break };
+            if self.closed.get() {
+                break;
+            }
+            let mut done = cb.call(|env| RECV_AREA.with(|area| deliver::batch_args(env, &area.borrow(), &items[run.clone()], metadata)));
+            // Bounded: each resumed call delivers at least one datagram or finishes.
+            for _ in 0..run.len() {
+                if done || self.closed.get() {
+                    break;
+                }
+                done = cb.call(|env| {
+                    let mut v = std::ptr::null_mut();
+                    // SAFETY: creating a value in the open scope.
+                    unsafe { napi::sys::napi_get_undefined(env, &mut v) };
+                    Some([v])
+                });
+            }
+        }
+        ITEMS.with(|slot| *slot.borrow_mut() = items);
     }
 }

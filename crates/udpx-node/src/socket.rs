@@ -330,10 +330,12 @@ impl NativeSocket {
         self.inner.stats.get().into()
     }
 
-    /// Starts reading: `onMessage(buffer, address, port)` per datagram, or
-    /// `onMessage(-errno)` on a receive error; `onWritable()` after `wantWritable(true)`.
+    /// Starts reading: `onMessage(buffer, address, port)` per datagram, or with `batched`
+    /// `onMessage(buffer, meta, addresses, metadata)` per slab of datagrams (a shared
+    /// descriptor is still read one datagram at a time); `onMessage(-errno)` on a receive
+    /// error; `onWritable()` after `wantWritable(true)`.
     #[napi(catch_unwind)]
-    pub fn recv_start(&self, env: Env, on_message: Function, on_writable: Function) -> i32 {
+    pub fn recv_start(&self, env: Env, on_message: Function, on_writable: Function, batched: bool) -> i32 {
         let inner = &self.inner;
         if inner.closed.get() {
             return EBADF;
@@ -341,6 +343,7 @@ impl NativeSocket {
         if inner.poll.borrow().is_some() {
             return 0;
         }
+        inner.message_batches.set(batched && !inner.shared.get());
         if inner.socket.borrow().is_none() {
             return EBADF;
         }
