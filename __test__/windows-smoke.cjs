@@ -199,6 +199,25 @@ async function main() {
       check(seen.join() === 'a1,b22,c333', `three datagrams in order, got ${seen}`);
     });
 
+    // Equal sizes take the segmented path: USO where Winsock has it, one send each where not.
+    await step(`${type} sendBatch of equal datagrams (USO or its fallback)`, async () => {
+      const sizes = [];
+      const all = new Promise((resolve) => {
+        const on = (msg) => {
+          sizes.push(msg.length);
+          if (sizes.length === 4) { s.off('message', on); resolve(); }
+        };
+        s.on('message', on);
+      });
+      const frames = [0, 1, 2, 3].map((i) => Buffer.alloc(100, i));
+      const sent = new Promise((resolve, reject) => {
+        s.sendBatch(frames, port, loopback, (err, n) => (err ? reject(err) : resolve(n)));
+      });
+      check((await sent) === 4, 'sendBatch to report 4 sent');
+      await all;
+      check(sizes.join() === '100,100,100,100', `four 100-byte datagrams, got ${sizes}`);
+    });
+
     await step(`${type} recvMetadata`, async () => {
       s.setRecvMetadata(true);
       const got = once(s, 'message');
@@ -257,8 +276,8 @@ async function main() {
 
     await step(`${type} stats`, () => {
       const st = s.stats();
-      check(st.datagramsReceived === 7 && st.datagramsSent === 7,
-        `7 datagrams received and 7 sent, got ${JSON.stringify(st)}`);
+      check(st.datagramsReceived === 11 && st.datagramsSent === 11,
+        `11 datagrams received and 11 sent, got ${JSON.stringify(st)}`);
       return JSON.stringify(st);
     });
 

@@ -2,7 +2,7 @@
 // (cluster._getServer) unless it binds exclusively, and every worker reads the one socket the
 // primary holds.
 
-import { UV_EBADF } from './errors';
+import { errno } from './native';
 import { kState, State } from './state';
 
 /** libuv's bind flags (uv.h), which the cluster primary passes to Node's own handle. */
@@ -50,7 +50,7 @@ export function bindServerHandle(self: SharingSocket, options: object, errCb: (e
       return;
     }
     const fd = handle.fd;
-    const r = typeof fd === 'number' && fd >= 0 ? state.handle.openDup(fd) : UV_EBADF;
+    const r = typeof fd === 'number' && fd >= 0 ? state.handle.openDup(fd) : errno.EBADF;
     if (r) {
       handle.close();
       errCb(r);

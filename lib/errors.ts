@@ -1,14 +1,7 @@
 // Node-shaped errors: the same classes, `code`s, messages and own properties that
 // node:dgram's errors carry (lib/internal/errors.js is the reference).
 
-import { constants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
-
-/**
- * libuv's error numbers (negative errno on Unix), taken from the OS's table rather than
- * written as literals.
- */
-export const UV_EBADF = -constants.errno.EBADF;
 
 type ErrorBase = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 
