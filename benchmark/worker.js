@@ -3,8 +3,11 @@
 //
 //   node benchmark/worker.js '<json options>'
 //
-// options: { role, module, ... } where module is what to require() for createSocket
-// ('node:dgram' or the udpx package path). Results and handshakes are JSON lines on stdout;
+//   bun benchmark/worker.js '<json options>'
+//
+// options: { role, module, bunNative, ... } where module is what to require() for createSocket
+// ('node:dgram' or the udpx package path); with bunNative (under Bun only) the roles use
+// Bun's own `Bun.udpSocket` instead. Results and handshakes are JSON lines on stdout;
 // commands ("start", "stop") arrive as lines on stdin. Every role ends by itself at a deadline.
 
 const opts = JSON.parse(process.argv[2] || '{}');
@@ -35,8 +38,9 @@ process.on('unhandledRejection', fail);
 // Hard bound, whatever happens below (the driver also kills us).
 setTimeout(() => fail(new Error(`deadline of ${opts.limit}s exceeded`)), (opts.limit || 60) * 1000).unref();
 
-const dgram = require(opts.module);
-if (typeof dgram.createSocket !== 'function') fail(new Error(`${opts.module} has no createSocket`));
+const dgram = opts.bunNative ? null : require(opts.module);
+if (dgram && typeof dgram.createSocket !== 'function') fail(new Error(`${opts.module} has no createSocket`));
+if (opts.bunNative && typeof Bun === 'undefined') fail(new Error('bunNative needs Bun'));
 
 function bound(sock) {
   return new Promise((resolve, reject) => {
@@ -264,6 +268,46 @@ const roles = {
     emit({ port });
   },
 
+  // Flood with a slow handler: every 'message' spins for `delayUs` µs, so the socket receives
+  // far more than the handler can take. Samples RSS every 100 ms between the driver's "start"
+  // and "stop" (peak and final), and how late those timers fire (event-loop delay).
+  async slow() {
+    const { delayUs } = opts;
+    const sock = dgram.createSocket('udp4');
+    let received = 0;
+    sock.on('message', () => {
+      received++;
+      const until = performance.now() + delayUs / 1000;
+      while (performance.now() < until);
+    });
+    const port = await bound(sock);
+    let rss0 = 0;
+    let peak = 0;
+    let lateMax = 0;
+    let timer = null;
+    onCommand((cmd) => {
+      if (cmd === 'start') {
+        received = 0;
+        rss0 = peak = process.memoryUsage.rss();
+        let due = performance.now() + 100;
+        timer = setInterval(() => {
+          const now = performance.now();
+          lateMax = Math.max(lateMax, now - due);
+          due = now + 100;
+          peak = Math.max(peak, process.memoryUsage.rss());
+        }, 100);
+        emit({ started: true });
+      } else if (cmd === 'stop') {
+        clearInterval(timer);
+        const rss = process.memoryUsage.rss();
+        peak = Math.max(peak, rss);
+        const stats = typeof sock.stats === 'function' ? sock.stats() : null;
+        finish({ received, rss0, rss, peak, lateMax, kernelDrops: stats ? stats.kernelDrops : undefined }, [sock]);
+      }
+    });
+    emit({ port });
+  },
+
   // Echo server for ping-pong: reply to every datagram with the same bytes.
   async echo() {
     const sock = dgram.createSocket('udp4');
@@ -333,5 +377,191 @@ const roles = {
   },
 };
 
-if (!roles[opts.role]) fail(new Error(`unknown role ${opts.role}`));
-roles[opts.role]().catch(fail);
+// The same roles on Bun's own UDP API (`Bun.udpSocket`): send() and sendMany() are
+// synchronous and return what the kernel took (false / a short count when it would block,
+// then a `drain` follows); received datagrams come to a `data(socket, buf, port, address)` handler.
+const bunSocket = (handlers = {}) => Bun.udpSocket({ hostname: HOST, port: 0, socket: handlers });
+let drained = null;
+const onDrain = () => {
+  if (drained) drained();
+  drained = null;
+};
+// A drain that never comes must not stall a run: go on after 10 ms regardless.
+const untilDrain = () =>
+  new Promise((resolve) => {
+    drained = resolve;
+    setTimeout(onDrain, 10);
+  });
+
+const bunRoles = {
+  async check() {
+    let got;
+    const seen = new Promise((resolve) => (got = resolve));
+    const sock = await bunSocket({ data: (s, buf) => got(buf) });
+    sock.send(Buffer.from('ping'), sock.port, HOST);
+    const msg = await seen;
+    finish({ ok: Buffer.from(msg).toString() === 'ping' }, [sock]);
+  },
+
+  // Per-call send(buf, port, host), yielding every `burst` calls; with `ports`, cycling over them.
+  async send() {
+    const { port, size, duration, warmup, burst } = opts;
+    const ports = opts.ports && opts.ports.length > 1 ? opts.ports : null;
+    const sock = await bunSocket({ drain: onDrain });
+    const buf = Buffer.alloc(size);
+    let blocked = 0;
+    const phase = (seconds) =>
+      new Promise((resolve) => {
+        let sent = 0;
+        let k = 0;
+        const end = performance.now() + seconds * 1000;
+        const pump = () => {
+          let full = false;
+          for (let i = 0; i < burst && !full; i++) {
+            if (sock.send(buf, ports ? ports[k++ % ports.length] : port, HOST)) sent++;
+            else full = true;
+          }
+          if (full) blocked++;
+          if (performance.now() >= end) resolve(sent);
+          else if (full) untilDrain().then(pump);
+          else setImmediate(pump);
+        };
+        pump();
+      });
+    const warmupSent = await phase(warmup);
+    const t0 = performance.now();
+    const sent = await phase(duration);
+    const elapsed = (performance.now() - t0) / 1000;
+    finish({ sent, warmupSent, elapsed, errors: 0, blocked }, [sock]);
+  },
+
+  // sendMany([buf, port, host, ...]) of `batch` datagrams per call over `ports`, `burst` calls
+  // per event-loop turn; counted as sendMany's return values (what the kernel took).
+  async sendbatch() {
+    const { size, duration, warmup, batch, burst } = opts;
+    const sock = await bunSocket({ drain: onDrain });
+    const buf = Buffer.alloc(size);
+    const ports = opts.ports || [opts.port];
+    const flat = [];
+    for (let i = 0; i < batch; i++) flat.push(buf, ports[i % ports.length], HOST);
+    const phase = (seconds) =>
+      new Promise((resolve) => {
+        let sent = 0;
+        let calls = 0;
+        const end = performance.now() + seconds * 1000;
+        const pump = () => {
+          let short = false;
+          for (let i = 0; i < burst && !short; i++) {
+            const n = sock.sendMany(flat);
+            calls++;
+            sent += n;
+            short = n < batch;
+          }
+          if (performance.now() >= end) resolve({ sent, calls });
+          else if (short) untilDrain().then(pump);
+          else setImmediate(pump);
+        };
+        pump();
+      });
+    const w = await phase(warmup);
+    const t0 = performance.now();
+    const r = await phase(duration);
+    const elapsed = (performance.now() - t0) / 1000;
+    finish({ sent: r.sent, calls: r.calls, warmupSent: w.sent, elapsed, errors: 0 }, [sock]);
+  },
+
+  // Receive: count datagrams in the data handler, CPU between "start" and "stop".
+  async recv() {
+    let received = 0;
+    let bytes = 0;
+    const sock = await bunSocket({
+      data(s, buf) {
+        received++;
+        bytes += buf.length;
+      },
+    });
+    let cpu0 = process.cpuUsage();
+    let t0 = performance.now();
+    let rss0 = process.memoryUsage.rss();
+    onCommand((cmd) => {
+      if (cmd === 'start') {
+        received = bytes = 0;
+        cpu0 = process.cpuUsage();
+        t0 = performance.now();
+        rss0 = process.memoryUsage.rss();
+        emit({ started: true });
+      } else if (cmd === 'stop') {
+        const cpu = process.cpuUsage(cpu0);
+        finish(
+          {
+            received,
+            bytes,
+            cpu: (cpu.user + cpu.system) / 1e6,
+            elapsed: (performance.now() - t0) / 1000,
+            rss0,
+            rss: process.memoryUsage.rss(),
+          },
+          [sock],
+        );
+      }
+    });
+    emit({ port: sock.port });
+  },
+
+  async echo() {
+    const sock = await bunSocket({ data: (s, buf, port, address) => s.send(buf, port, address) });
+    onCommand((cmd) => {
+      if (cmd === 'stop') finish({ stopped: true }, [sock]);
+    });
+    emit({ port: sock.port });
+  },
+
+  async ping() {
+    const { port, size, count, warmup, duration } = opts;
+    let onReply = null;
+    const sock = await bunSocket({ data: (s, buf) => onReply(buf) });
+    const buf = Buffer.alloc(Math.max(size, 4));
+    const rtt = new Float64Array(count);
+    const total = count + warmup;
+    const deadline = performance.now() + duration * 1000;
+    let seq = 0;
+    let done = 0;
+    let lost = 0;
+    let t0 = 0n;
+    let progress = 0;
+    let lastProgress = -1;
+    const end = () => {
+      clearInterval(watchdog);
+      const sorted = rtt.subarray(0, done).sort();
+      if (done === 0) return finish({ n: 0, lost }, [sock]);
+      finish({ n: done, lost, median: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }, [sock]);
+    };
+    const ping = () => {
+      buf.writeUInt32LE(seq, 0);
+      t0 = process.hrtime.bigint();
+      sock.send(buf, port, HOST);
+    };
+    onReply = (msg) => {
+      const t1 = process.hrtime.bigint();
+      if (msg.length < 4 || msg.readUInt32LE(0) !== seq) return;
+      if (seq >= warmup && done < count) rtt[done++] = Number(t1 - t0);
+      progress++;
+      seq++;
+      if (seq >= total || performance.now() >= deadline) return end();
+      ping();
+    };
+    const watchdog = setInterval(() => {
+      if (performance.now() >= deadline) return end();
+      if (progress === lastProgress) {
+        lost++;
+        ping();
+      }
+      lastProgress = progress;
+    }, 200);
+    ping();
+  },
+};
+
+const table = opts.bunNative ? bunRoles : roles;
+if (!table[opts.role]) fail(new Error(`unknown role ${opts.role}${opts.bunNative ? ' for Bun.udpSocket' : ''}`));
+table[opts.role]().catch(fail);
