@@ -4,13 +4,23 @@
 import type * as dgram from 'node:dgram';
 import type { BlockList } from 'node:net';
 import { createSocket as create, Socket as SocketImpl, SocketExtensions } from './lib/socket';
+import { versions } from './lib/versions';
 
 export type { BatchCallback, BatchMessage, SocketExtensions, SocketStats } from './lib/socket';
 export { DatagramBatch } from './lib/batch';
 export type { IteratorOptions, RemoteInfo } from './lib/batch';
 
+/**
+ * node:dgram's synchronous bind and connect, on the Nodes that have them (24.19.0, 26.4.0;
+ * absent before, as on node:dgram).
+ */
+export interface SyncBindConnect {
+  bindSync?(options?: { port?: number; address?: string }): { address: string; family: string; port: number };
+  connectSync?(port: number, address?: string): void;
+}
+
 /** A udpx socket: a `dgram.Socket` (accepted wherever one is typed) with udpx's extensions. */
-export type Socket = dgram.Socket & SocketExtensions;
+export type Socket = dgram.Socket & SocketExtensions & SyncBindConnect;
 
 /** node:dgram's options, with those Node added after 20 and udpx's own. */
 export interface SocketOptions extends dgram.SocketOptions {
@@ -31,11 +41,12 @@ export const Socket = SocketImpl as unknown as typeof dgram.Socket & {
   prototype: Socket;
 };
 
-/**
- * node:dgram's deprecated `_createSocketHandle` (DEP0112), which the cluster primary uses to
- * make the handles it shares: Node's own, re-exported so that code reaching for it runs.
- */
-export const _createSocketHandle: unknown = (require('node:dgram') as { _createSocketHandle?: unknown })._createSocketHandle;
+// node:dgram's deprecated `_createSocketHandle` (DEP0112), which the cluster primary uses to
+// make the handles it shares: Node's own, re-exported so that code reaching for it runs, on
+// the Nodes that still export it (versions.privateApiRemoved).
+if (!versions.privateApiRemoved) {
+  exports._createSocketHandle = (require('node:dgram') as { _createSocketHandle?: unknown })._createSocketHandle;
+}
 
 export function createSocket(type: dgram.SocketType, callback?: MessageListener): Socket;
 export function createSocket(options: SocketOptions, callback?: MessageListener): Socket;

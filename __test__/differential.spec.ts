@@ -91,6 +91,20 @@ for (const sc of scenarios) {
     continue;
   }
 
+  if (sc.divergence && OTHER === 'udpx') {
+    const div = sc.divergence;
+    test(`divergence: ${sc.name} (node:dgram dies, udpx survives)`, async (t) => {
+      const [n, u] = await Promise.all([runChild('node', sc), runChild('udpx', sc)]);
+      if (!u.result) t.log(`udpx: ${describe(u)}`);
+      t.true(hasEntry(n.result, 'uncaught'), 'node:dgram threw from inside its queue');
+      t.is(n.result?.exitCode, 1, 'node:dgram died of it');
+      t.true(u.result?.exitedByItself, 'udpx exited by itself');
+      t.is(u.result?.exitCode, 0, 'udpx exited with code 0');
+      t.is(div.check(u.result?.trace.entries ?? []), null, JSON.stringify(u.result?.trace.entries));
+    });
+    continue;
+  }
+
   test(sc.name, async (t) => {
     const [n, u] = await Promise.all([runChild('node', sc), runChild(OTHER, sc)]);
     if (!n.result) t.log(`node: ${describe(n)}`);

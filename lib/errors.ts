@@ -3,6 +3,8 @@
 
 import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
 
+import { versions } from './versions';
+
 type ErrorBase = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 
 /** Puts `[code]` into the stack header, as Node's own errors show it. */
@@ -70,8 +72,8 @@ export function describeValue(value: unknown): string {
     case 'symbol': return `type symbol (${String(value)})`;
     case 'function': return `function ${value.name}`;
     case 'object': {
-      const ctor = (value as { constructor?: { name?: string } }).constructor;
-      if (ctor && 'name' in ctor) return `an instance of ${ctor.name}`;
+      const name = instanceName(value);
+      if (name !== undefined) return `an instance of ${name}`;
       return `${inspect(value, { depth: -1 })}`;
     }
     case 'string': {
@@ -82,6 +84,18 @@ export function describeValue(value: unknown): string {
     default: return `type ${typeof value} (${String(value)})`;
   }
 }
+
+/** The class name Node's messages give an object, or undefined (see versions.errorsReadConstructorNameOnce). */
+const instanceName: (value: object) => string | undefined = versions.errorsReadConstructorNameOnce
+  ? (value) => {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' ? name : undefined;
+  }
+  : (value) => {
+    // As Node before: `value.constructor` is read twice, and `in` throws on a primitive.
+    const v = value as { constructor?: { name?: string } };
+    return v.constructor && 'name' in v.constructor ? `${v.constructor.name}` : undefined;
+  };
 
 export function ERR_INVALID_ARG_TYPE(name: string, expected: string | string[], actual: unknown) {
   const list = Array.isArray(expected) ? expected : [expected];
@@ -144,6 +158,13 @@ export function ERR_OUT_OF_RANGE(name: string, range: string, input: unknown) {
   }
   return nodeError(RangeError, 'ERR_OUT_OF_RANGE',
     `The value of "${name}" is out of range. It must be ${range}. Received ${received}`);
+}
+
+export function ERR_INVALID_ARG_VALUE(name: string, value: unknown, reason = 'is invalid') {
+  let inspected = inspect(value);
+  if (inspected.length > 128) inspected = `${inspected.slice(0, 128)}...`;
+  const type = name.includes('.') ? 'property' : 'argument';
+  return nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${type} '${name}' ${reason}. Received ${inspected}`);
 }
 
 export const ERR_SOCKET_BAD_PORT = (name: string, port: unknown, allowZero = true) =>

@@ -111,7 +111,7 @@ function sendBatch(this: Socket, messages: any, port?: any, address?: any, callb
   if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
   if (state.bindState !== BIND_STATE_BOUND) {
     const args = arguments;
-    enqueue(this, () => (this.sendBatch as Function).apply(this, args));
+    enqueue(this, () => (this.sendBatch as Function).apply(this, args), (err) => batchLookupFailed(this, err, callback));
     return;
   }
   if (list.length === 0) {

@@ -1,5 +1,6 @@
-// What node:dgram still carries for old code: the deprecated private accessors and methods
-// (DEP0112), and the prototype link that makes `socket instanceof dgram.Socket` true.
+// What node:dgram carries for old code: the deprecated private accessors and methods
+// (DEP0112; until Node 25, see versions.privateApiRemoved), and the prototype link that
+// makes `socket instanceof dgram.Socket` true.
 
 import { deprecate } from 'node:util';
 
@@ -35,9 +36,13 @@ export function installLegacy<S extends LegacySocket>(Socket: { prototype: S }, 
   proto._stopReceiving = deprecate(function(this: S) {
     stopReceiving(this);
   }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+}
 
-  // A udpx socket is also an instance of node:dgram's Socket (its prototype sits between
-  // ours and EventEmitter's, every method of it overridden here), so that code checking
-  // `socket instanceof dgram.Socket` accepts it.
-  Object.setPrototypeOf(proto, (require('node:dgram') as { Socket: Function }).Socket.prototype);
+/**
+ * A udpx socket is also an instance of node:dgram's Socket (its prototype sits between
+ * ours and EventEmitter's, every method of it overridden here), so that code checking
+ * `socket instanceof dgram.Socket` accepts it.
+ */
+export function linkToDgramSocket(Socket: { prototype: object }): void {
+  Object.setPrototypeOf(Socket.prototype, (require('node:dgram') as { Socket: Function }).Socket.prototype);
 }

@@ -4,6 +4,7 @@
 import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 
 import { DatagramBatch } from './batch';
@@ -11,6 +12,7 @@ import { checkBlockList, isBlocked } from './blocklist';
 import { bindArgs, bindCallback, bindsFd, Callback, sendArgs } from './call-forms';
 import { bindServerHandle, isClusterWorker, releaseServerHandle, uvBindFlags } from './cluster';
 import {
+  ERR_INVALID_ARG_VALUE,
   ERR_INVALID_FD_TYPE,
   ERR_IP_BLOCKED,
   ERR_SOCKET_ALREADY_BOUND,
@@ -25,8 +27,9 @@ import {
 } from './errors';
 import { extensionMethods, SocketExtensions } from './extensions';
 import { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT, Handle, HandleOwner, LookupFn } from './handle';
-import { installLegacy } from './legacy';
+import { installLegacy, linkToDgramSocket } from './legacy';
 import { NativeSocket } from './native';
+import { versions } from './versions';
 import {
   BIND_STATE_BINDING,
   BIND_STATE_BOUND,
@@ -36,6 +39,7 @@ import {
   CONNECT_STATE_DISCONNECTED,
   enqueue,
   handleOf,
+  queued,
   healthCheck,
   kState,
   State,
@@ -44,6 +48,7 @@ import {
   validateAbortSignal,
   validateFunction,
   validateNumber,
+  validateObject,
   validatePort,
   validateString,
   validateUint32,
@@ -55,9 +60,61 @@ export type { SocketStats } from './state';
 const RECV_BUFFER = true;
 const SEND_BUFFER = false;
 
+/** What bind()'s callback watches to unhook itself (see versions.bindErrorsNotSwallowed). */
+const BIND_ERROR_EVENT: string | symbol = versions.bindErrorsNotSwallowed ? EventEmitter.errorMonitor : 'error';
+
+/**
+ * The multicast group for the handle, which converts it with ToString as the C++ handle
+ * does; where Node goes on after a failed conversion (versions.membershipGroupToStringDeferred):
+ * without an interface '' (the handle refuses it with EINVAL), with one the interface is
+ * converted and the last exception thrown.
+ */
+const membershipGroup: (group: unknown, iface: unknown) => unknown = versions.membershipGroupToStringDeferred
+  ? (group, iface) => {
+    try {
+      return `${group}`;
+    } catch (err) {
+      if (iface === undefined || iface === null) return '';
+      void `${iface}`;
+      throw err;
+    }
+  }
+  : (group) => group;
+
+/**
+ * The lookup a socket uses when given none: dns.lookup as it is at creation, or (see
+ * versions.defaultLookupSkipsLiterals) one that answers an IP literal of the socket's
+ * family itself and reads dns.lookup at each call.
+ */
+const defaultLookup: () => LookupFn = versions.defaultLookupSkipsLiterals
+  ? () => skipLiteralLookup
+  : () => dns.lookup as unknown as LookupFn;
+
+// The last literal seen, so that sending to one address does not parse it every time.
+let lastLiteral: unknown;
+let lastLiteralFamily = 0;
+
+function skipLiteralLookup(address: any, family: any, callback: (err: any, address: string, family?: number) => void): void {
+  let fam: number;
+  if (address === lastLiteral) {
+    fam = lastLiteralFamily;
+  } else {
+    fam = isIP(address);
+    if (fam !== 0) {
+      lastLiteral = address;
+      lastLiteralFamily = fam;
+    }
+  }
+  if (fam === family) {
+    process.nextTick(callback, null, address, family);
+    return;
+  }
+  return (dns.lookup as any)(address, family, callback);
+}
+
 function newHandle(type: unknown, lookup: unknown): Handle {
   if (lookup === undefined) {
-    lookup = dns.lookup;
+    lookup = defaultLookup();
   } else {
     validateFunction(lookup, 'lookup');
   }
@@ -178,14 +235,14 @@ export class Socket extends EventEmitter implements HandleOwner {
     const cb = bindCallback(arguments);
     if (cb) {
       const removeListeners = function(this: Socket) {
-        this.removeListener('error', removeListeners);
+        this.removeListener(BIND_ERROR_EVENT, removeListeners);
         this.removeListener('listening', onListening);
       };
       const onListening = function(this: Socket) {
         removeListeners.call(this);
         cb.call(this);
       };
-      this.on('error', removeListeners);
+      this.on(BIND_ERROR_EVENT, removeListeners);
       this.on('listening', onListening);
     }
 
@@ -219,10 +276,7 @@ export class Socket extends EventEmitter implements HandleOwner {
         this.emit('error', err);
         return;
       }
-      let flags = 0;
-      if (state.reuseAddr) flags |= FLAG_REUSE_ADDR;
-      if (state.ipv6Only) flags |= FLAG_IPV6_ONLY;
-      if (state.reusePort) flags |= FLAG_REUSE_PORT;
+      const flags = bindFlags(state);
       if (!exclusive && !state.reusePort && isClusterWorker()) {
         // As node:dgram: the primary owns the socket; every worker reads it.
         bindServerHandle(this, { address: ip, port, addressType: this.type, fd: -1, flags: uvBindFlags(state) }, (err) => {
@@ -260,7 +314,7 @@ export class Socket extends EventEmitter implements HandleOwner {
     if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
 
     if (state.bindState !== BIND_STATE_BOUND) {
-      enqueue(this, connectNow.bind(this, port, address, callback));
+      enqueue(this, connectNow.bind(this, port, address, callback), (err) => connectFailed(this, err, callback));
       return;
     }
     connectNow.call(this, port, address, callback);
@@ -295,7 +349,7 @@ export class Socket extends EventEmitter implements HandleOwner {
     if (list.length === 0) list.push(Buffer.alloc(0));
 
     if (state.bindState !== BIND_STATE_BOUND) {
-      enqueue(this, this.send.bind(this, list, port, address, callback));
+      enqueue(this, this.send.bind(this, list, port, address, callback), (err) => sendFailed(this, err, callback));
       return;
     }
 
@@ -309,7 +363,9 @@ export class Socket extends EventEmitter implements HandleOwner {
     const queue = state.queue;
     if (typeof callback === 'function') this.on('close', callback);
     if (queue !== undefined) {
-      queue.push(this.close.bind(this));
+      // A close queued behind another close finds the socket closed: nothing left to do
+      // (node:dgram throws ERR_SOCKET_DGRAM_NOT_RUNNING from its queue there).
+      queue.push(queued(this.close.bind(this), ignore));
       return this;
     }
     healthCheck(this);
@@ -324,6 +380,10 @@ export class Socket extends EventEmitter implements HandleOwner {
 
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this[kState].handle) return;
+    if (versions.asyncDisposeAwaits) {
+      await promisify(this.close).call(this);
+      return;
+    }
     return promisify(this.close).call(this) as Promise<any>;
   }
 
@@ -378,14 +438,14 @@ export class Socket extends EventEmitter implements HandleOwner {
   addMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = handleOf(this).addMembership(multicastAddress, interfaceAddress);
+    const err = handleOf(this).addMembership(membershipGroup(multicastAddress, interfaceAddress), interfaceAddress);
     if (err) throw errnoException(err, 'addMembership');
   }
 
   dropMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = handleOf(this).dropMembership(multicastAddress, interfaceAddress);
+    const err = handleOf(this).dropMembership(membershipGroup(multicastAddress, interfaceAddress), interfaceAddress);
     if (err) throw errnoException(err, 'dropMembership');
   }
 
@@ -454,7 +514,20 @@ function stopReceiving(socket: Socket): void {
   state.receiving = false;
 }
 
+function bindFlags(state: State): number {
+  let flags = 0;
+  if (state.reuseAddr) flags |= FLAG_REUSE_ADDR;
+  if (state.ipv6Only) flags |= FLAG_IPV6_ONLY;
+  if (state.reusePort) flags |= FLAG_REUSE_PORT;
+  return flags;
+}
+
 function startListening(socket: Socket): void {
+  startReceiving(socket);
+  socket.emit('listening');
+}
+
+function startReceiving(socket: Socket): void {
   const state = socket[kState];
   const err = state.handle!.recvStart();
   if (err) {
@@ -467,7 +540,73 @@ function startListening(socket: Socket): void {
   if (state.recvMetadata) state.handle!.native.setRecvMetadata(true);
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, RECV_BUFFER);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, SEND_BUFFER);
-  socket.emit('listening');
+}
+
+/** An event on the next tick, unless the socket closed in between. */
+function emitIfOpenNT(socket: Socket, event: string): void {
+  if (socket[kState].handle) socket.emit(event);
+}
+
+/**
+ * bind() without the lookup or the wait (versions.syncBindConnect): binds a numeric address
+ * now, throws what bind() would emit, returns address(); 'listening' comes on the next tick.
+ */
+function bindSync(this: Socket, options: any = {}): unknown {
+  healthCheck(this);
+  validateObject(options, 'options');
+  const state = this[kState];
+  if (state.bindState !== BIND_STATE_UNBOUND) throw ERR_SOCKET_ALREADY_BOUND();
+  const port = validatePort(options.port ?? 0, 'options.port');
+  let address: any = options.address;
+  if (!address) {
+    address = this.type === 'udp4' ? '0.0.0.0' : '::';
+  } else {
+    validateString(address, 'options.address');
+    if (isIP(address) === 0) {
+      throw ERR_INVALID_ARG_VALUE('options.address', address,
+        'must be a numeric IP address; bindSync does not perform DNS resolution');
+    }
+  }
+  state.bindState = BIND_STATE_BINDING;
+  const err = state.handle!.bind(address, port, bindFlags(state));
+  if (err) {
+    state.bindState = BIND_STATE_UNBOUND;
+    throw exceptionWithHostPort(err, 'bind', address, port);
+  }
+  startReceiving(this);
+  process.nextTick(emitIfOpenNT, this, 'listening');
+  return this.address();
+}
+
+/** connect() to a numeric address, now (versions.syncBindConnect); 'connect' on the next tick. */
+function connectSync(this: Socket, port: any, address?: any): void {
+  healthCheck(this);
+  port = validatePort(port, 'Port', false);
+  const state = this[kState];
+  if (state.connectState !== CONNECT_STATE_DISCONNECTED) throw ERR_SOCKET_DGRAM_IS_CONNECTED();
+  if (address == null || address === '') {
+    address = this.type === 'udp4' ? '127.0.0.1' : '::1';
+  } else {
+    validateString(address, 'address');
+    if (isIP(address) === 0) {
+      throw ERR_INVALID_ARG_VALUE('address', address,
+        'must be a numeric IP address; connectSync does not perform DNS resolution');
+    }
+  }
+  if (state.bindState === BIND_STATE_UNBOUND) (this as any).bindSync();
+  else if (state.bindState !== BIND_STATE_BOUND) throw ERR_SOCKET_ALREADY_BOUND();
+  state.connectState = CONNECT_STATE_CONNECTING;
+  if (isBlocked(state.sendBlockList, address)) {
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+    throw ERR_IP_BLOCKED(address);
+  }
+  const err = state.handle!.connect(address, port);
+  if (err) {
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+    throw exceptionWithHostPort(err, 'connect', address, port);
+  }
+  state.connectState = CONNECT_STATE_CONNECTED;
+  process.nextTick(emitIfOpenNT, this, 'connect');
 }
 
 function bufferSize(self: Socket, size: number, recv: boolean): number {
@@ -492,29 +631,38 @@ function doConnect(ex: any, self: Socket, ip: string, address: string, port: num
     if (err) ex = exceptionWithHostPort(err, 'connect', address, port);
   }
   if (ex) {
-    state.connectState = CONNECT_STATE_DISCONNECTED;
-    process.nextTick(() => {
-      if (callback) {
-        self.removeListener('connect', callback);
-        callback(ex);
-      } else {
-        self.emit('error', ex);
-      }
-    });
+    connectFailed(self, ex, callback);
     return;
   }
   state.connectState = CONNECT_STATE_CONNECTED;
   process.nextTick(() => self.emit('connect'));
 }
 
+/** A failed connect: its callback gets the error (or 'error' is emitted), next tick. */
+function connectFailed(self: Socket, ex: unknown, callback: Callback | undefined): void {
+  self[kState].connectState = CONNECT_STATE_DISCONNECTED;
+  process.nextTick(() => {
+    if (callback) {
+      self.removeListener('connect', callback);
+      callback(ex);
+    } else {
+      self.emit('error', ex);
+    }
+  });
+}
+
+/** A send that failed before it reached the handle: its callback, or 'error', next tick. */
+function sendFailed(self: Socket, ex: unknown, callback: Callback | undefined): void {
+  if (typeof callback === 'function') process.nextTick(callback, ex);
+  else process.nextTick(() => self.emit('error', ex));
+}
+
+function ignore(): void {}
+
 function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], address: any, port: number, callback: Callback | undefined): void {
   const state = self[kState];
   if (ex) {
-    if (typeof callback === 'function') {
-      process.nextTick(callback, ex);
-      return;
-    }
-    process.nextTick(() => self.emit('error', ex));
+    sendFailed(self, ex, callback);
     return;
   } else if (!state.handle) {
     return;
@@ -544,7 +692,9 @@ function socketCloseNT(self: Socket): void {
   self.emit('close');
 }
 
-installLegacy(Socket, stopReceiving);
+if (versions.syncBindConnect) Object.assign(Socket.prototype, { bindSync, connectSync });
+if (!versions.privateApiRemoved) installLegacy(Socket, stopReceiving);
+linkToDgramSocket(Socket);
 
 export function createSocket(type: any, listener?: Callback): Socket {
   return new Socket(type, listener);

@@ -86,16 +86,32 @@ type Stateful = HasState & EventEmitter;
 
 /**
  * Queues a call until 'listening', as node:dgram does while the implicit bind runs; a bind
- * error drops the queue.
+ * error drops the queue. What the call throws when it runs goes to `fail`.
  */
-export function enqueue(self: Stateful, toEnqueue: () => void): void {
+export function enqueue(self: Stateful, run: () => void, fail: (err: unknown) => void): void {
   const state = self[kState];
   if (state.queue === undefined) {
     state.queue = [];
     self.once(EventEmitter.errorMonitor, onListenError);
     self.once('listening', onListenSuccess);
   }
-  state.queue.push(toEnqueue);
+  state.queue.push(queued(run, fail));
+}
+
+/**
+ * A queued call that never throws: node:dgram re-runs a queued send() when the queue
+ * flushes, and what it throws then (the socket was connected or closed in between, a
+ * lookup threw) comes out of the 'listening' emit, where no caller can catch it and the
+ * process dies. udpx hands it to `fail` instead (the call's callback, or 'error').
+ */
+export function queued(run: () => void, fail: (err: unknown) => void): () => void {
+  return () => {
+    try {
+      run();
+    } catch (err) {
+      fail(err);
+    }
+  };
 }
 
 function onListenSuccess(this: Stateful): void {

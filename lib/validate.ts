@@ -5,6 +5,7 @@ import {
   ERR_OUT_OF_RANGE,
   ERR_SOCKET_BAD_PORT,
 } from './errors';
+import { versions } from './versions';
 
 export function isInt32(value: unknown): value is number {
   return value === ((value as number) | 0);
@@ -30,6 +31,13 @@ export function validateUint32(value: unknown, name: string): asserts value is n
   }
 }
 
+/** A plain `options` object: not null, not an array, not a function. */
+export function validateObject(value: unknown, name: string): asserts value is Record<string, unknown> {
+  if (value === null || Array.isArray(value) || typeof value !== 'object') {
+    throw ERR_INVALID_ARG_TYPE(name, 'Object', value);
+  }
+}
+
 export function validateAbortSignal(signal: unknown, name: string): void {
   if (signal !== undefined &&
       (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
@@ -37,13 +45,18 @@ export function validateAbortSignal(signal: unknown, name: string): void {
   }
 }
 
+/** Whether a port counts as 0 for `allowZero: false` (see versions.portZeroStringRejected). */
+const isZeroPort: (port: number | string) => boolean = versions.portZeroStringRejected
+  ? (port) => +port === 0
+  : (port) => port === 0;
+
 /** A port as a number; 0 allowed only with `allowZero`. */
 export function validatePort(port: unknown, name = 'Port', allowZero = true): number {
   if ((typeof port !== 'number' && typeof port !== 'string') ||
       (typeof port === 'string' && port.trim().length === 0) ||
       +port !== (+port >>> 0) ||
       (port as number) > 0xFFFF ||
-      (port === 0 && !allowZero)) {
+      (!allowZero && isZeroPort(port))) {
     throw ERR_SOCKET_BAD_PORT(name, port, allowZero);
   }
   return (port as number) | 0;
