@@ -7,6 +7,7 @@ import { createSocket as create, Socket as SocketImpl, SocketExtensions } from '
 import { versions } from './lib/versions';
 
 export type { BatchCallback, BatchMessage, SocketExtensions, SocketStats } from './lib/socket';
+export type { IcmpErrorInfo } from './lib/extensions';
 export { DatagramBatch } from './lib/batch';
 export type { IteratorOptions, RemoteInfo } from './lib/batch';
 
@@ -31,6 +32,8 @@ export interface SocketOptions extends dgram.SocketOptions {
   gro?: boolean;
   /** destination, interface, tos, timestamp and truncated on every rinfo. */
   recvMetadata?: boolean;
+  /** ICMP errors about sent datagrams as 'icmpError' events (IP_RECVERR; Linux). */
+  recvErrors?: boolean;
 }
 
 type MessageListener = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;

@@ -3,7 +3,10 @@
 // on Socket.prototype (see socket.ts), so node:dgram's own members stay as they are.
 
 import { Buffer } from 'node:buffer';
-import { types } from 'node:util';
+import { getSystemErrorName, types } from 'node:util';
+import { constants as osConstants } from 'node:os';
+
+const EMSGSIZE = osConstants.errno.EMSGSIZE;
 
 import { DatagramBatch, IteratorOptions, messageIterator, RemoteInfo } from './batch';
 import { isBlocked } from './blocklist';
@@ -49,6 +52,7 @@ export interface SocketExtensions {
   setGRO(on: boolean): void;
   setTOS(tos: number): number;
   setRecvMetadata(on: boolean): void;
+  setRecvErrors(on: boolean): void;
   setDontFragment(on: boolean): boolean;
   bindToDevice(name: string | null): void;
   stats(): SocketStats;
@@ -57,7 +61,50 @@ export interface SocketExtensions {
 /** The largest IPv4 UDP payload; bigger datagrams go the plain way and fail EMSGSIZE. */
 const MAX_UDP_PAYLOAD = 65507;
 
-const emptyStats = { datagramsReceived: 0, bytesReceived: 0, datagramsSent: 0, bytesSent: 0, kernelDrops: 0 };
+const emptyStats = { datagramsReceived: 0, bytesReceived: 0, datagramsSent: 0, bytesSent: 0, kernelDrops: 0, icmpErrors: 0 };
+
+/** What an 'icmpError' event carries: one ICMP error about a datagram this socket sent. */
+export interface IcmpErrorInfo {
+  /** The errno name the kernel maps it to: ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EMSGSIZE... */
+  code: string | undefined;
+  /** Its negative errno, as Node's errors carry. */
+  errno: number;
+  /** Who reported it: 'icmp', 'icmp6', or 'local' (the sending host itself). */
+  origin: 'icmp' | 'icmp6' | 'local' | 'other';
+  icmpType: number;
+  icmpCode: number;
+  /** The next-hop MTU, for fragmentation needed / packet too big (EMSGSIZE). */
+  mtu?: number;
+  /** The destination of the datagram the error is about. */
+  address: string | undefined;
+  port: number | undefined;
+  /** The host that sent the ICMP message, where known. */
+  offender: string | undefined;
+}
+
+/**
+ * IP_RECVERR on or off: with it on, each ICMP error about a sent datagram (port or host
+ * unreachable, fragmentation needed, TTL exceeded) is read from the socket's error queue
+ * and emitted as 'icmpError' (never as 'error'), and counted in stats().icmpErrors.
+ */
+export function enableRecvErrors(socket: Socket, on: boolean): number {
+  const native = socket[kState].handle!.native;
+  if (on) {
+    const err = native.setIcmpErrorHandler(((errno: number, origin: IcmpErrorInfo['origin'], icmpType: number, icmpCode: number,
+      info: number, offender: string | undefined, address: string | undefined, port: number | undefined) => {
+      const event: IcmpErrorInfo = {
+        code: errno ? getSystemErrorName(errno) : undefined, errno, origin, icmpType, icmpCode,
+        address, port, offender,
+      };
+      if (info && errno === -EMSGSIZE) event.mtu = info;
+      socket.emit('icmpError', event);
+    }) as (arg?: unknown) => unknown);
+    if (err) return err;
+  }
+  const err = native.setRecvErrors(on);
+  if (!on || err) native.setIcmpErrorHandler(null);
+  return err;
+}
 
 /**
  * Sends many datagrams with one system call per 64: `sendBatch(messages, port, address,
@@ -253,6 +300,14 @@ function setRecvMetadata(this: Socket, on: boolean) {
   state.recvMetadata = !!on;
 }
 
+/** See enableRecvErrors: ICMP errors as 'icmpError' events, off by default. */
+function setRecvErrors(this: Socket, on: boolean) {
+  handleOf(this);
+  const err = enableRecvErrors(this, !!on);
+  if (err) throw errnoException(err, 'setRecvErrors');
+  this[kState].recvErrors = !!on;
+}
+
 /** Don't fragment: datagrams over the path MTU fail with EMSGSIZE instead. */
 function setDontFragment(this: Socket, on: boolean) {
   const err = handleOf(this).native.setDontFragment(!!on);
@@ -284,6 +339,7 @@ export const extensionMethods = {
   setGRO,
   setTOS,
   setRecvMetadata,
+  setRecvErrors,
   setDontFragment,
   bindToDevice,
   stats,

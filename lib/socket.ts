@@ -25,7 +25,7 @@ import {
   errnoException,
   exceptionWithHostPort,
 } from './errors';
-import { extensionMethods, SocketExtensions } from './extensions';
+import { enableRecvErrors, extensionMethods, SocketExtensions } from './extensions';
 import { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT, Handle, HandleOwner, LookupFn } from './handle';
 import { installLegacy, linkToDgramSocket } from './legacy';
 import { NativeSocket } from './native';
@@ -168,6 +168,7 @@ export class Socket extends EventEmitter implements HandleOwner {
       sendBlockList,
       gro: !!(options && options.gro),
       recvMetadata: !!(options && options.recvMetadata),
+      recvErrors: !!(options && (options as { recvErrors?: boolean }).recvErrors),
       batchHandler: null,
       consumers: new Set(),
       pausers: 0,
@@ -538,6 +539,7 @@ function startReceiving(socket: Socket): void {
   state.bindState = BIND_STATE_BOUND;
   if (state.gro) state.handle!.native.setGro(true);
   if (state.recvMetadata) state.handle!.native.setRecvMetadata(true);
+  if (state.recvErrors) enableRecvErrors(socket, true);
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, RECV_BUFFER);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, SEND_BUFFER);
 }

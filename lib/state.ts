@@ -41,6 +41,8 @@ export interface SocketStats {
   kernelDrops: number;
   /** Dropped by udpx: an iterator's buffer was full. */
   queueDrops: number;
+  /** Error-queue entries read (ICMP errors about sent datagrams), with `recvErrors` on. */
+  icmpErrors: number;
 }
 
 export interface State {
@@ -58,6 +60,8 @@ export interface State {
   sendBlockList: BlockList | undefined;
   gro: boolean;
   recvMetadata: boolean;
+  /** IP_RECVERR: ICMP errors as 'icmpError' events (set at 'listening' or by setRecvErrors). */
+  recvErrors: boolean;
   lastStats?: Omit<SocketStats, 'queueDrops'>;
   clusterHandle?: { close(...args: unknown[]): unknown; unref?(): void };
   batchHandler: ((batch: DatagramBatch) => void) | null;

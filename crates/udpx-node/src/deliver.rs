@@ -204,3 +204,45 @@ pub(crate) fn batch_args(
     }
     Some([buf, meta, addrs, extras])
 }
+
+/// `(errno, origin, type, code, info, offender, destination, port)` for one error-queue
+/// entry: `errno` negative as libuv's, `origin` "local" | "icmp" | "icmp6" | "other",
+/// `offender`/`destination` strings or `undefined`.
+pub(crate) fn icmp_error_args(env: sys::napi_env, e: &udpx::IcmpError) -> Option<[sys::napi_value; 8]> {
+    let number = |n: f64| {
+        let mut v = ptr::null_mut();
+        // SAFETY: creates a number in the open scope.
+        unsafe { sys::napi_create_double(env, n, &mut v) };
+        v
+    };
+    let undefined = || {
+        let mut v = ptr::null_mut();
+        // SAFETY: gets `undefined` in the open scope.
+        unsafe { sys::napi_get_undefined(env, &mut v) };
+        v
+    };
+    let origin = match e.origin {
+        udpx::ErrorOrigin::Local => "local",
+        udpx::ErrorOrigin::Icmp => "icmp",
+        udpx::ErrorOrigin::Icmp6 => "icmp6",
+        udpx::ErrorOrigin::Other(_) => "other",
+    };
+    let offender = match e.offender {
+        Some(ip) => string(env, &format_ip(&SocketAddr::new(ip, 0)))?,
+        None => undefined(),
+    };
+    let (destination, port) = match e.destination {
+        Some(d) => (string(env, &format_ip(&d))?, number(f64::from(d.port()))),
+        None => (undefined(), undefined()),
+    };
+    Some([
+        number(-f64::from(e.errno)),
+        string(env, origin)?,
+        number(f64::from(e.icmp_type)),
+        number(f64::from(e.icmp_code)),
+        number(f64::from(e.info)),
+        offender,
+        destination,
+        port,
+    ])
+}

@@ -26,6 +26,11 @@ pub(crate) struct Handle {
     pub(crate) on_message: RefCell<Option<Rc<JsCallback>>>,
     pub(crate) on_writable: RefCell<Option<Rc<JsCallback>>>,
     pub(crate) on_batch: RefCell<Option<Rc<JsCallback>>>,
+    /// `onIcmpError(...)` per error-queue entry, while `recv_errors` is on.
+    pub(crate) on_icmp_error: RefCell<Option<Rc<JsCallback>>>,
+    /// Whether the socket has `IP_RECVERR` on (`setRecvErrors`): then a pending socket
+    /// error means "read the error queue", never an 'error' event.
+    pub(crate) recv_errors: Cell<bool>,
     /// False while JS has paused reading (backpressure from a full iterator queue).
     pub(crate) reading: Cell<bool>,
     pub(crate) stats: Cell<Counters>,
@@ -55,6 +60,8 @@ impl Handle {
             on_message: RefCell::new(None),
             on_writable: RefCell::new(None),
             on_batch: RefCell::new(None),
+            on_icmp_error: RefCell::new(None),
+            recv_errors: Cell::new(false),
             reading: Cell::new(true),
             stats: Cell::new(Counters::default()),
             dest: Cell::new(None),
@@ -186,6 +193,7 @@ impl Handle {
         self.on_message.borrow_mut().take();
         self.on_writable.borrow_mut().take();
         self.on_batch.borrow_mut().take();
+        self.on_icmp_error.borrow_mut().take();
         let hook = self.cleanup.replace(ptr::null());
         if !hook.is_null() && !env.is_null() {
             if !from_cleanup_hook {
@@ -212,6 +220,18 @@ struct Ready(Rc<Handle>);
 impl PollTarget for Ready {
     fn on_poll(&self, status: i32, events: i32) {
         let handle = &self.0;
+        if status < 0 && handle.recv_errors.get() {
+            // IP_RECVERR: POLLERR means the error queue has entries; reading them clears the
+            // pending error, so nothing reaches 'error'.
+            handle.drain_errors();
+            handle.read_ready();
+            if !handle.closed.get() {
+                if let Some(p) = handle.poll.borrow_mut().as_mut() {
+                    let _ = p.restart();
+                }
+            }
+            return;
+        }
         if status < 0 {
             // A pending socket error (an ICMP error on a connected socket) raises POLLERR,
             // which libuv's poll reports as EBADF and answers by stopping. Report the real

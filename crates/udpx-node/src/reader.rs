@@ -16,6 +16,8 @@ const RECV_BATCH: usize = 64;
 const RECV_ROUNDS: usize = 1;
 /// Single-datagram reads per readiness event on a shared descriptor (libuv reads 32).
 const SHARED_READS: usize = 32;
+/// Error-queue entries read per readiness event.
+const ERRQUEUE_READS: usize = 64;
 
 thread_local! {
     /// One receive area per JS thread: callbacks on a thread never overlap, and datagrams
@@ -33,6 +35,7 @@ pub(crate) struct Counters {
     pub(crate) tx_datagrams: u64,
     pub(crate) tx_bytes: u64,
     pub(crate) kernel_drops: u64,
+    pub(crate) icmp_errors: u64,
 }
 
 /// `stats()`: traffic and drops since the socket was created.
@@ -44,6 +47,8 @@ pub struct SocketStats {
     pub bytes_sent: f64,
     /// Datagrams the kernel dropped because the receive buffer was full (`SO_RXQ_OVFL`).
     pub kernel_drops: f64,
+    /// Error-queue entries read (ICMP errors about sent datagrams), with `recvErrors` on.
+    pub icmp_errors: f64,
 }
 
 impl From<Counters> for SocketStats {
@@ -54,6 +59,7 @@ impl From<Counters> for SocketStats {
             datagrams_sent: c.tx_datagrams as f64,
             bytes_sent: c.tx_bytes as f64,
             kernel_drops: c.kernel_drops as f64,
+            icmp_errors: c.icmp_errors as f64,
         }
     }
 }
@@ -78,6 +84,12 @@ impl Handle {
                 None => return,
                 Some(Ok(n)) => n,
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                // With IP_RECVERR a queued ICMP error fails the receive: read the queue
+                // (which clears it) and let the next readiness event read the datagrams.
+                Some(Err(_)) if self.recv_errors.get() => {
+                    self.drain_errors();
+                    return;
+                }
                 Some(Err(e)) => {
                     self.emit_error(uv_code(&e));
                     return;
@@ -102,6 +114,23 @@ impl Handle {
             }
             if n < per_call {
                 return;
+            }
+        }
+    }
+
+    /// Reads the error queue (bounded per event): one `onIcmpError` call and one count per
+    /// entry.
+    pub(crate) fn drain_errors(&self) {
+        for _ in 0..ERRQUEUE_READS {
+            if self.closed.get() {
+                return;
+            }
+            let Some(Ok(Some(e))) = self.with_socket(|s| s.recv_error()) else { return };
+            let mut stats = self.stats.get();
+            stats.icmp_errors += 1;
+            self.stats.set(stats);
+            if let Some(cb) = self.on_icmp_error.borrow().clone() {
+                cb.call(|env| deliver::icmp_error_args(env, &e));
             }
         }
     }

@@ -298,6 +298,36 @@ impl NativeSocket {
         r
     }
 
+    /// `IP_RECVERR`: ICMP errors about sent datagrams go to `onIcmpError` (see
+    /// `setIcmpErrorHandler`) and are counted, never to `onMessage(-errno)`.
+    #[napi(catch_unwind)]
+    pub fn set_recv_errors(&self, on: bool) -> i32 {
+        let r = self.inner.with_socket(|s| status(s.set_recv_errors(on))).unwrap_or(EBADF);
+        if r == 0 {
+            self.inner.recv_errors.set(on);
+        }
+        r
+    }
+
+    /// `onIcmpError(errno, origin, type, code, info, offender, destination, port)` per
+    /// error-queue entry; `null` stops the calls (entries are still read and counted).
+    #[napi(catch_unwind)]
+    pub fn set_icmp_error_handler(&self, env: Env, on_icmp_error: Option<Function>) -> i32 {
+        if self.inner.closed.get() {
+            return EBADF;
+        }
+        let cb = match on_icmp_error {
+            // SAFETY: the function value comes from this call's arguments.
+            Some(f) => match unsafe { JsCallback::new(env.raw(), f.raw(), "UDPXICMPERROR") } {
+                Some(cb) => Some(Rc::new(cb)),
+                None => return EINVAL,
+            },
+            None => None,
+        };
+        *self.inner.on_icmp_error.borrow_mut() = cb;
+        0
+    }
+
     /// The TOS byte (DSCP << 2 | ECN) of outgoing datagrams.
     #[napi(catch_unwind)]
     pub fn set_tos(&self, tos: u32) -> i32 {

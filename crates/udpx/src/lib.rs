@@ -39,7 +39,7 @@ mod types;
 pub use recv::{gro_segments, segment_count, GroSegments, RecvBatch};
 pub use socket::UdpSocket;
 pub use sys::RawFd;
-pub use types::{BindOptions, Family, Payload, RecvMeta, Transmit, MAX_DATAGRAM, MAX_GSO_SEGMENTS};
+pub use types::{BindOptions, ErrorOrigin, Family, IcmpError, Payload, RecvMeta, Transmit, MAX_DATAGRAM, MAX_GSO_SEGMENTS};
 #[cfg(feature = "tokio")]
 pub use crate::tokio::AsyncUdpSocket;
 

@@ -162,6 +162,19 @@ impl UdpSocket {
         sys::set_recv_metadata(&SockRef::from(&self.inner), self.family.is_v6(), on)
     }
 
+    /// `IP_RECVERR`/`IPV6_RECVERR` (Linux): ICMP errors about sent datagrams are queued for
+    /// [`recv_error`](Self::recv_error). While on, Linux also reports them as a pending
+    /// socket error to the next send or receive (`ECONNREFUSED`, ...) until they are read,
+    /// and a send that a full qdisc drops fails with `ENOBUFS` instead of vanishing.
+    pub fn set_recv_errors(&self, on: bool) -> io::Result<()> {
+        sys::set_recv_errors(&SockRef::from(&self.inner), self.family.is_v6(), on)
+    }
+
+    /// Takes one entry off the socket's error queue (`MSG_ERRQUEUE`); `Ok(None)` if empty.
+    pub fn recv_error(&self) -> io::Result<Option<crate::IcmpError>> {
+        sys::recv_error(&SockRef::from(&self.inner))
+    }
+
     /// `SO_BINDTODEVICE`: only traffic of interface `name` (`None`: any interface).
     pub fn bind_device(&self, name: Option<&str>) -> io::Result<()> {
         sys::bind_device(&SockRef::from(&self.inner), name)

@@ -197,3 +197,45 @@ pub(crate) struct Datagram<'a> {
     pub(crate) destination: Option<&'a SockAddr>,
     pub(crate) contents: &'a [IoSlice<'a>],
 }
+
+/// Where an entry of the socket's error queue came from (`ee_origin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorOrigin {
+    /// The sending host itself (a local path MTU, say).
+    Local,
+    /// An ICMP (IPv4) message from a router or the destination.
+    Icmp,
+    /// An ICMPv6 message.
+    Icmp6,
+    /// Another origin number (timestamping, zero-copy: not asked for by this crate).
+    Other(u8),
+}
+
+/// One error-queue entry (`IP_RECVERR`/`IPV6_RECVERR`, Linux): an ICMP error about a
+/// datagram this socket sent, or a local one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcmpError {
+    /// The errno the kernel maps it to: `ECONNREFUSED` (port unreachable), `EHOSTUNREACH`
+    /// (host unreachable, TTL exceeded), `ENETUNREACH`, `EMSGSIZE` (fragmentation needed,
+    /// packet too big), ...; 0 when unknown.
+    pub errno: i32,
+    /// Who reported it.
+    pub origin: ErrorOrigin,
+    /// The ICMP type (3 destination unreachable, 11 time exceeded; ICMPv6: 1, 2, 3).
+    pub icmp_type: u8,
+    /// The ICMP code (3 port unreachable, 4 fragmentation needed, ...).
+    pub icmp_code: u8,
+    /// `ee_info`: the next-hop MTU for fragmentation needed / packet too big, else 0.
+    pub info: u32,
+    /// The address of the host that sent the ICMP message, when the kernel knows it.
+    pub offender: Option<IpAddr>,
+    /// The destination (address and port) of the datagram the error is about.
+    pub destination: Option<SocketAddr>,
+}
+
+impl IcmpError {
+    /// An entry the kernel gave without an extended error.
+    pub(crate) fn unknown() -> Self {
+        IcmpError { errno: 0, origin: ErrorOrigin::Other(0), icmp_type: 0, icmp_code: 0, info: 0, offender: None, destination: None }
+    }
+}

@@ -137,3 +137,13 @@ pub(crate) fn bind_device(_: &SockRef<'_>, _: Option<&str>) -> io::Result<()> {
 pub(crate) fn set_recv_metadata(_: &SockRef<'_>, _: bool, _: bool) -> io::Result<()> {
     Err(unsupported())
 }
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn set_recv_errors(_: &SockRef<'_>, _: bool, _: bool) -> io::Result<()> {
+    Err(unsupported())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn recv_error(_: &SockRef<'_>) -> io::Result<Option<crate::types::IcmpError>> {
+    Ok(None)
+}

@@ -35,7 +35,7 @@ fn mmsg_flags<T: TryFrom<libc::c_int>>(flags: libc::c_int) -> io::Result<T> {
     T::try_from(flags).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-fn set_int_opt(socket: &SockRef<'_>, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+pub(super) fn set_int_opt(socket: &SockRef<'_>, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     let len: libc::socklen_t = field(mem::size_of::<libc::c_int>())?;
     // SAFETY: `value` is a live c_int and its size is passed; the fd is borrowed.
     let r = unsafe { libc::setsockopt(socket.as_raw_fd(), level, name, (&value as *const libc::c_int).cast(), len) };

@@ -11,6 +11,7 @@
 //! | `send_gso(&SockRef, Option<&SockAddr>, &[IoSlice], segment: u16) -> io::Result<usize>` | one segmented send (only called while `gso_supported()`) |
 //! | `gso_supported() -> bool`, `gso_unsupported(&io::Error) -> bool` | the once-per-process probe, and which errors turn GSO off for a socket |
 //! | `set_gro`, `set_drop_counting`, `set_dont_fragment`, `bind_device`, `set_recv_metadata` | options; `ENOPROTOOPT` where the platform lacks one |
+//! | `set_recv_errors(&SockRef, v6, on)`, `recv_error(&SockRef) -> io::Result<Option<IcmpError>>` | the error queue (`errqueue`, Linux; `ENOPROTOOPT` / nothing elsewhere) |
 //!
 //! Unix-wide helpers (descriptors, interface names, reuse-port, TOS, source-specific
 //! multicast, socket addresses from kernel bytes) are in `unix`; control messages in `cmsg`.
@@ -41,6 +42,15 @@ pub(crate) use unix::{
 mod linux;
 #[cfg(all(unix, any(not(target_os = "linux"), feature = "portable-backend")))]
 mod fallback;
+// The error queue is Linux's on either backend; elsewhere the fallback refuses the option.
+#[cfg(target_os = "linux")]
+mod errqueue;
+#[cfg(target_os = "linux")]
+pub(crate) use errqueue::{recv_error, set_recv_errors};
+#[cfg(all(unix, not(target_os = "linux")))]
+pub(crate) use fallback::{recv_error, set_recv_errors};
+#[cfg(windows)]
+pub(crate) use windows::{recv_error, set_recv_errors};
 
 #[cfg(all(target_os = "linux", not(feature = "portable-backend")))]
 use linux as imp;

@@ -595,3 +595,13 @@ mod tests {
         assert_eq!(meta, before);
     }
 }
+
+/// No error queue (`IP_RECVERR`) on Windows: the option is refused.
+pub(crate) fn set_recv_errors(_: &SockRef<'_>, _: bool, _: bool) -> io::Result<()> {
+    Err(unsupported())
+}
+
+/// No error queue on Windows: always empty.
+pub(crate) fn recv_error(_: &SockRef<'_>) -> io::Result<Option<crate::types::IcmpError>> {
+    Ok(None)
+}
