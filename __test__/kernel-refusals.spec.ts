@@ -202,7 +202,14 @@ function up() {
   // The first datagrams after the link returns may race its carrier: not counted.
   phase = 'settle';
   ip('link', 'set', 'fa0', 'up');
-  setTimeout(() => { phase = 'up2'; setTimeout(finish, ${PHASE_MS}); }, 300);
+  // Until both flows are back, or 5 s (a loaded machine may take a while to resolve ARP).
+  setTimeout(() => {
+    phase = 'up2';
+    const t0 = Date.now();
+    const wait = setInterval(() => {
+      if ((got.echo.up2 && got.group.up2) || Date.now() - t0 > 5000) { clearInterval(wait); finish(); }
+    }, 50);
+  }, 300);
 }
 function finish() {
   phase = 'end';
