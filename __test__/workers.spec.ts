@@ -463,7 +463,10 @@ test('20 rounds of 3 workers with 2 sockets each, terminated: exactly the same d
   cleanExit(t, udpx, info);
   t.deepEqual(node.result.fds, NO_FDS, `the method itself (node:dgram)\n${info}`);
   t.deepEqual(udpx.result.fds, NO_FDS, info);
-  t.deepEqual(udpx.result.exitCodes, [1], info);
+  // terminate() resolves 1, or 0 for a worker stopped before its thread ran any JS: Node's
+  // own choice (seen with node:dgram too under load), so either is a terminated worker.
+  for (const side of [node, udpx]) t.true(side.result.exitCodes.every((c: number) => c === 0 || c === 1), info);
+  t.true(udpx.result.exitCodes.includes(1), info);
 });
 
 test('process.exit() while workers hold bound sockets exits cleanly with the given code', async (t) => {
