@@ -32,6 +32,8 @@ mod recv;
 mod send;
 mod socket;
 mod sys;
+#[cfg(test)]
+mod test_support;
 #[cfg(feature = "tokio")]
 mod tokio;
 mod types;
@@ -67,7 +69,10 @@ pub fn backend() -> &'static str {
 pub mod fuzzing {
     use std::net::SocketAddr;
 
-    pub use crate::sys::cmsg::space as control_space;
+    /// Bytes one control message with `data_len` bytes of data takes (`CMSG_SPACE`).
+    pub fn control_space(data_len: usize) -> usize {
+        crate::sys::cmsg::space(data_len)
+    }
 
     /// Fills a [`RecvMeta`](crate::RecvMeta) from a control buffer as the kernel writes it.
     pub fn parse_control(buf: &[u8]) -> crate::RecvMeta {

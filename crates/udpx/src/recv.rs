@@ -218,6 +218,7 @@ pub(crate) mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn receives_many_in_order_with_sizes() {
         let (a, b) = pair();
         let to = b.local_addr().unwrap();
@@ -241,6 +242,7 @@ pub(crate) mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn flags_truncation_and_empty_datagrams() {
         let (a, b) = pair();
         let to = b.local_addr().unwrap();
@@ -256,6 +258,31 @@ pub(crate) mod tests {
         }
         assert_eq!(got[0], (b"0123".to_vec(), true));
         assert_eq!(got[1], (Vec::new(), false));
+    }
+
+    use proptest::prelude::*;
+
+    /// Payload sizes for the property tests: large enough to matter, small under Miri.
+    const MAX_LEN: usize = if cfg!(miri) { 64 } else { 3000 };
+
+    proptest! {
+        #![proptest_config(crate::test_support::proptest_config())]
+
+        /// Any payload and stride (0, larger than the payload, not dividing it): the segments
+        /// put back together are the payload, their count is `segment_count`, all but the last
+        /// are `stride` long, and `nth` agrees with iteration.
+        #[test]
+        fn gro_split_is_a_partition(payload in proptest::collection::vec(any::<u8>(), 0..MAX_LEN), stride in prop_oneof![Just(0usize), 1usize..MAX_LEN + 100, Just(usize::MAX)]) {
+            let segs: Vec<&[u8]> = gro_segments(&payload, stride).collect();
+            prop_assert_eq!(segs.len(), segment_count(payload.len(), stride));
+            prop_assert_eq!(segs.concat(), payload.clone());
+            for s in &segs[..segs.len() - 1] {
+                prop_assert_eq!(s.len(), stride);
+            }
+            prop_assert!(stride == 0 || segs.last().unwrap().len() <= stride);
+            let k = payload.len() % (segs.len() + 1);
+            prop_assert_eq!(gro_segments(&payload, stride).nth(k), segs.get(k).copied());
+        }
     }
 
     #[test]
@@ -281,6 +308,7 @@ pub(crate) mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn empty_queue_would_block() {
         let (_a, b) = pair();
         let mut batch = RecvBatch::new(1);

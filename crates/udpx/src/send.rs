@@ -279,6 +279,31 @@ pub(crate) fn cut(parts: &[&[u8]], sizes: &[usize]) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::test_support::proptest_config())]
+
+        /// Cutting a gathered payload into `size`-byte datagrams, as the send path does,
+        /// gives `Transmit::datagrams()` pieces that put back together are the payload.
+        #[test]
+        fn cuts_match_datagram_counts(
+            parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..if cfg!(miri) { 20 } else { 300 }), 0..8),
+            size in 1usize..if cfg!(miri) { 50 } else { 700 },
+        ) {
+            let slices: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+            let t = Transmit::gather(None, &slices).with_segment_size(size);
+            let n = t.datagrams();
+            let cuts = cut(&slices, &vec![size; n + 1]);
+            prop_assert_eq!(cuts[..n].concat(), parts.concat());
+            prop_assert!(cuts[n].is_empty());
+            for c in &cuts[..n.saturating_sub(1)] {
+                prop_assert_eq!(c.len(), size);
+            }
+            let skip = size.min(t.len());
+            prop_assert_eq!(rest_after(&slices, skip).concat(), parts.concat()[skip..].to_vec());
+        }
+    }
 
     #[test]
     fn cursor_cuts_gathered_parts_in_place() {

@@ -335,6 +335,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn gathered_send_arrives_as_one_datagram() {
         let a = bound(Family::V4, "127.0.0.1");
         let b = bound(Family::V4, "127.0.0.1");
@@ -348,6 +349,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn connect_filters_and_disconnect_restores() {
         let a = bound(Family::V4, "127.0.0.1");
         let b = bound(Family::V4, "127.0.0.1");
@@ -359,6 +361,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn reports_address_in_use() {
         let a = bound(Family::V4, "127.0.0.1");
         let b = UdpSocket::new(Family::V4).unwrap();
@@ -373,6 +376,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn options_apply_on_both_families() {
         for (f, ip) in [(Family::V4, "127.0.0.1"), (Family::V6, "::1")] {
             let s = bound(f, ip);
@@ -386,6 +390,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn batch_send_reaches_many_peers_in_order() {
         let tx = bound(Family::V4, "127.0.0.1");
         let rx: Vec<UdpSocket> = (0..3).map(|_| bound(Family::V4, "127.0.0.1")).collect();
@@ -405,6 +410,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn segments_arrive_as_datagrams_and_coalesce_with_gro() {
         let tx = bound(Family::V4, "127.0.0.1");
         let plain = bound(Family::V4, "127.0.0.1");
@@ -448,6 +454,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn counts_kernel_drops() {
         let tx = bound(Family::V4, "127.0.0.1");
         let rx = bound(Family::V4, "127.0.0.1");
@@ -469,6 +476,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn tos_dont_fragment_and_device_apply() {
         for (f, ip) in [(Family::V4, "127.0.0.1"), (Family::V6, "::1")] {
             let s = bound(f, ip);
@@ -484,6 +492,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn reports_destination_interface_tos_and_time() {
         for (f, ip) in [(Family::V4, "127.0.0.1"), (Family::V6, "::1")] {
             let rx = bound(f, ip);
@@ -504,6 +513,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
     fn adopts_only_udp_descriptors() {
         let s = bound(Family::V6, "::1");
         let addr = s.local_addr().unwrap();

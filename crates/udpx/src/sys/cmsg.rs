@@ -236,6 +236,43 @@ pub(crate) fn encode(buf: &mut [u8], level: libc::c_int, ty: libc::c_int, data: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::test_support::proptest_config())]
+
+        /// Any bytes: the walk ends, every message it yields lies inside the buffer, and
+        /// decoding and applying never panic.
+        #[test]
+        fn walk_stays_inside_any_buffer(buf in proptest::collection::vec(any::<u8>(), 0..if cfg!(miri) { 100 } else { 400 })) {
+            let range = buf.as_ptr_range();
+            let mut n = 0;
+            for (level, ty, data) in walk(&buf) {
+                let d = data.as_ptr_range();
+                prop_assert!(d.start >= range.start && d.end <= range.end);
+                let _ = decode(level, ty, data);
+                n += 1;
+                prop_assert!(n <= buf.len());
+            }
+            let mut m = RecvMeta::unset();
+            apply(&buf, &mut m);
+        }
+
+        /// What `encode` writes, `walk` reads back, in order, for any messages.
+        #[test]
+        fn encode_then_walk_round_trips(
+            msgs in proptest::collection::vec((any::<i32>(), any::<i32>(), proptest::collection::vec(any::<u8>(), 0..40)), 0..6),
+        ) {
+            let mut buf = Vec::new();
+            for (level, ty, data) in &msgs {
+                let mut one = vec![0u8; space(data.len())];
+                prop_assert_eq!(encode(&mut one, *level, *ty, data), Some(one.len()));
+                buf.extend(one);
+            }
+            let got: Vec<(i32, i32, Vec<u8>)> = walk(&buf).map(|(l, t, d)| (l, t, d.to_vec())).collect();
+            prop_assert_eq!(got, msgs);
+        }
+    }
 
     fn one(level: libc::c_int, ty: libc::c_int, data: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; space(data.len())];

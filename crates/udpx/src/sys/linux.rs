@@ -195,13 +195,27 @@ pub(crate) fn recv_batch(
 /// Sends `datagrams` with `sendmmsg`, up to [`MAX_BATCH`] per call, until all are sent or the
 /// kernel stops. Returns how many were sent; an error only when none were.
 pub(crate) fn send_batch(socket: &SockRef<'_>, datagrams: &[Datagram<'_>]) -> io::Result<usize> {
+    if let [one] = datagrams {
+        // One datagram (every plain `send()`): sendmsg, without a header array to fill.
+        let mut msg = MsgHdr::new().with_buffers(one.contents);
+        if let Some(a) = one.destination {
+            msg = msg.with_addr(a);
+        }
+        return loop {
+            match socket.sendmsg(&msg, libc::MSG_DONTWAIT) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r.map(|_| 1),
+            }
+        };
+    }
     let flags = mmsg_flags(libc::MSG_DONTWAIT)?;
+    let mut hdrs: [mem::MaybeUninit<libc::mmsghdr>; MAX_BATCH] = [const { mem::MaybeUninit::uninit() }; MAX_BATCH];
     let mut sent = 0;
     while sent < datagrams.len() {
         let chunk = &datagrams[sent..datagrams.len().min(sent + MAX_BATCH)];
-        // SAFETY: mmsghdr is plain C data; all-zero is valid (and sets the unused fields).
-        let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { mem::zeroed() };
-        for (h, d) in hdrs.iter_mut().zip(chunk) {
+        for (slot, d) in hdrs.iter_mut().zip(chunk) {
+            // SAFETY: mmsghdr is plain C data; all-zero is valid (and sets the unused fields).
+            let mut h: libc::mmsghdr = unsafe { mem::zeroed() };
             if let Some(a) = d.destination {
                 h.msg_hdr.msg_name = a.as_ptr() as *mut _;
                 h.msg_hdr.msg_namelen = a.len();
@@ -210,12 +224,13 @@ pub(crate) fn send_batch(socket: &SockRef<'_>, datagrams: &[Datagram<'_>]) -> io
             // only reads through the pointer.
             h.msg_hdr.msg_iov = d.contents.as_ptr() as *mut libc::iovec;
             h.msg_hdr.msg_iovlen = field(d.contents.len())?;
+            slot.write(h);
         }
         let vlen: libc::c_uint = field(chunk.len())?;
-        // SAFETY: the first `chunk.len()` headers point at live iovecs over borrowed
-        // payloads and, when set, live socket addresses of the stated length; the kernel only
-        // reads them.
-        let r = unsafe { libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), vlen, flags) };
+        // SAFETY: the first `chunk.len()` headers were initialised above and point at live
+        // iovecs over borrowed payloads and, when set, live socket addresses of the stated
+        // length; the kernel only reads them.
+        let r = unsafe { libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr().cast::<libc::mmsghdr>(), vlen, flags) };
         let Ok(k) = usize::try_from(r) else {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {

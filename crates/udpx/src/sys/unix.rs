@@ -204,6 +204,29 @@ fn copy_sockaddr(from: &SockAddr, to: &mut libc::sockaddr_storage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::test_support::proptest_config())]
+
+        #[test]
+        fn any_v4_or_v6_address_round_trips(ip in any::<[u8; 16]>(), v4 in any::<bool>(), port in any::<u16>(), flow in any::<u32>(), scope in any::<u32>()) {
+            let a = if v4 {
+                SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]), port))
+            } else {
+                SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, flow, scope))
+            };
+            prop_assert_eq!(sockaddr_from_bytes(&sockaddr_bytes(&SockAddr::from(a))), Some(a));
+        }
+
+        #[test]
+        fn any_bytes_decode_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..160)) {
+            if let Some(a) = sockaddr_from_bytes(&bytes) {
+                let need = if a.is_ipv4() { mem::size_of::<libc::sockaddr_in>() } else { mem::size_of::<libc::sockaddr_in6>() };
+                prop_assert!(bytes.len() >= need);
+            }
+        }
+    }
 
     #[test]
     fn reads_back_what_socket2_writes() {
