@@ -18,10 +18,9 @@
 // cannot be made for lack of permission, or nft is missing, one test says so.
 
 import test from 'ava';
-import { execFileSync, spawn, ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
+import { spawn, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { deleteNamespaces, linkNamespaces, nodeIn, run } from './netns';
+import { deleteNamespaces, inNs, linkNamespaces, NFT, nodeIn, run, udpCounters } from './netns';
 
 const UDPX = path.join(__dirname, '..', 'index.js');
 const A = `udpxkA${process.pid}`;
@@ -31,21 +30,6 @@ const OPEN = 9998;
 const ECHO = 7000; // nsB echoes datagrams sent here
 const GROUP = '239.81.0.7';
 const GROUP_PORT = 7001; // nsB sends to GROUP:GROUP_PORT every 20 ms
-
-const inNs = (ns: string, ...args: string[]) =>
-  execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-
-/** Udp counters of a namespace's /proc/net/snmp (InDatagrams, SndbufErrors, ...). */
-function udpCounters(ns: string): Record<string, number> {
-  const lines = inNs(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp: '));
-  const names = lines[0].split(/\s+/).slice(1);
-  const values = lines[1].split(/\s+/).slice(1).map(Number);
-  return Object.fromEntries(names.map((n, i) => [n, values[i]]));
-}
-
-// By absolute path: under npm, PATH starts with node_modules/.bin, where an unrelated `nft`
-// (@vercel/nft, a file tracer pulled in by the napi CLI) answers instead.
-const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/local/sbin/nft', '/usr/bin/nft'].find((f) => fs.existsSync(f));
 
 /** Common prelude of every child: the implementation, and errors as plain data. */
 const prelude = (impl: string) => `
