@@ -6,6 +6,7 @@
 # never committed. Not part of CI (it needs that copy).
 #
 #   scripts/node-dgram-tests.sh <dir holding test/common and test/parallel> [node binary]
+#   WIDE=1 scripts/node-dgram-tests.sh ...   # every *dgram* file (cluster, child_process too)
 #
 # udpx is switched in with NODE_OPTIONS=--require <dist/lib/register/index.js>, so child
 # processes the tests spawn run on udpx too. Each file gets its `// Flags:` line and 120 s.
@@ -20,7 +21,9 @@ register="$repo/dist/lib/register/index.js"
 out="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/node-dgram-tests.XXXXXX")}"
 mkdir -p "$out"
 
-mapfile -t files < <(cd "$root" && ls test/parallel/test-dgram-* test/sequential/test-dgram-* 2>/dev/null | sort)
+# WIDE=1: every file with dgram in its name (cluster, child_process, ...), not only test-dgram-*.
+prefix="test-dgram-"; [ "${WIDE:-0}" = 1 ] && prefix="*dgram"
+mapfile -t files < <(cd "$root" && ls test/parallel/$prefix* test/sequential/$prefix* 2>/dev/null | sort)
 [ ${#files[@]} -gt 0 ] || { echo "node-dgram-tests: no test-dgram-* files under $root/test" >&2; exit 1; }
 
 run_one() { # <file> <impl>

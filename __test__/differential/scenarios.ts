@@ -917,9 +917,13 @@ add('localhost-udp4', async (d, rec, done) => {
   // `localhost` resolves through /etc/hosts (real dns.lookup), never a name server.
   const r = await peer(d, rec, 'r', { expect: 2 });
   const s = mk(d, rec, 's', 'udp4');
-  rec.call('send localhost', () => s.send('via-localhost', r.port, 'localhost', rec.cb('send-cb')));
+  // Waits for the send's callback, not a fixed time: getaddrinfo runs on the thread pool, and
+  // under load it can take longer than any short window.
+  let sent!: () => void;
+  const wasSent = new Promise<void>((resolve) => (sent = resolve));
+  rec.call('send localhost', () => s.send('via-localhost', r.port, 'localhost', rec.cb('send-cb', () => sent())));
   await waitFor(s, 'listening');
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await wasSent;
   const c = mk(d, rec, 'c', 'udp4');
   rec.call('connect localhost', () => c.connect(r.port, 'localhost', rec.cb('connect-cb')));
   await waitFor(c, 'connect');
