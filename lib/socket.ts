@@ -64,22 +64,34 @@ const SEND_BUFFER = false;
 const BIND_ERROR_EVENT: string | symbol = versions.bindErrorsNotSwallowed ? EventEmitter.errorMonitor : 'error';
 
 /**
- * The multicast group for the handle, which converts it with ToString as the C++ handle
- * does; where Node goes on after a failed conversion (versions.membershipGroupToStringDeferred):
- * without an interface '' (the handle refuses it with EINVAL), with one the interface is
- * converted and the last exception thrown.
+ * The multicast group and interface for the handle, converted with ToString as the C++ handle
+ * does (measured on the binaries, see versions.membershipGroupToStringDeferred). When the
+ * group's conversion throws:
+ * - before that change, the interface is converted too: its exception propagates if it
+ *   throws, else the group's;
+ * - from it, a string interface leaves the group's exception to propagate; any other
+ *   interface is converted (undefined and null too), which drops the group's exception: that
+ *   conversion's own exception propagates, or the call goes on with '' as the group (the
+ *   handle refuses it with EINVAL).
  */
-const membershipGroup: (group: unknown, iface: unknown) => unknown = versions.membershipGroupToStringDeferred
+const membershipArgs: (group: unknown, iface: unknown) => [unknown, unknown] = versions.membershipGroupToStringDeferred
   ? (group, iface) => {
     try {
-      return `${group}`;
+      return [`${group}`, iface];
     } catch (err) {
-      if (iface === undefined || iface === null) return '';
-      void `${iface}`;
-      throw err;
+      if (typeof iface === 'string') throw err;
+      const converted = `${iface as string}`;
+      return ['', iface === undefined || iface === null ? iface : converted];
     }
   }
-  : (group) => group;
+  : (group, iface) => {
+    try {
+      return [`${group}`, iface];
+    } catch (err) {
+      void `${iface as string}`;
+      throw err;
+    }
+  };
 
 /**
  * The lookup a socket uses when given none: dns.lookup as it is at creation, or (see
@@ -439,14 +451,16 @@ export class Socket extends EventEmitter implements HandleOwner {
   addMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = handleOf(this).addMembership(membershipGroup(multicastAddress, interfaceAddress), interfaceAddress);
+    const [group, iface] = membershipArgs(multicastAddress, interfaceAddress);
+    const err = handleOf(this).addMembership(group as string, iface as string | undefined);
     if (err) throw errnoException(err, 'addMembership');
   }
 
   dropMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = handleOf(this).dropMembership(membershipGroup(multicastAddress, interfaceAddress), interfaceAddress);
+    const [group, iface] = membershipArgs(multicastAddress, interfaceAddress);
+    const err = handleOf(this).dropMembership(group as string, iface as string | undefined);
     if (err) throw errnoException(err, 'dropMembership');
   }
 
