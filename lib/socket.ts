@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { DatagramBatch } from './batch';
 import { checkBlockList, isBlocked } from './blocklist';
 import { bindArgs, bindCallback, bindsFd, Callback, sendArgs } from './call-forms';
+import { flushPending, PendingSend, UNSENT } from './coalesce';
 import { bindServerHandle, isClusterWorker, releaseServerHandle, uvBindFlags } from './cluster';
 import {
   ERR_INVALID_ARG_VALUE,
@@ -679,6 +680,11 @@ function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], addres
     callback(err ? exceptionWithHostPort(err, 'send', address, port) : null, sent);
   });
   const err = state.handle.send(list, port, port ? ip : null, done);
+  if (typeof err === 'object') {
+    // Coalesced: the callback's tick takes node:dgram's place in the queue.
+    if (callback) process.nextTick(afterCoalescedSend, err, callback, address, port);
+    return;
+  }
   if (err >= 1) {
     // Synchronous finish: bytes + 1, so that 0 bytes is told apart from "queued".
     if (callback) process.nextTick(callback, null, err - 1);
@@ -688,6 +694,15 @@ function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], addres
     // Not emitted as 'error': the callback gets it (dgram_legacy.js compatibility).
     process.nextTick(callback, exceptionWithHostPort(err, 'send', address, port));
   }
+}
+
+/** A coalesced send's callback, with the outcome its flush gave it (see coalesce.ts). */
+function afterCoalescedSend(p: PendingSend, callback: Callback, address: any, port: number): void {
+  if (p.result === UNSENT) flushPending();
+  const r = p.result;
+  if (r >= 1) callback(null, r - 1);
+  else if (r < 0 && r !== UNSENT) callback(exceptionWithHostPort(r, 'send', address, port));
+  // 0: it waits in the socket's queue, whose completion calls back.
 }
 
 function socketCloseNT(self: Socket): void {
