@@ -173,6 +173,10 @@ export class Handle {
   private queue: QueuedSend[] = [];
   private queueBytes = 0;
   private closed = false;
+  /** The lookup is Node's dns.lookup, which answers IP literals itself (see literalOf). */
+  private literalLookup = false;
+  private lastLiteral: string | null = null;
+  private lastLiteralFamily = 0;
   /** Sends are coalesced per tick (see coalesce.ts) unless IP_RECVERR is on. */
   private coalesce = true;
 
@@ -186,21 +190,32 @@ export class Handle {
     }
     // dns.lookup answers an IP literal on the next tick without resolving anything; doing
     // just that (with the last literal remembered) keeps its timing and skips its cost.
-    let literal: string | null = null;
-    let literalFamily = 0;
+    this.literalLookup = true;
     this.lookup = (address, cb) => {
-      const host = address || fallback;
-      if (typeof host === 'string') {
-        const fam = host === literal ? literalFamily : isIP(host);
-        if (fam !== 0) {
-          literal = host;
-          literalFamily = fam;
-          process.nextTick(cb, null, host, fam);
-          return;
-        }
+      const host = this.literalOf(address);
+      if (host !== null) {
+        process.nextTick(cb, null, host, this.lastLiteralFamily);
+        return;
       }
-      lookup(host, family, cb as any);
+      lookup(address || fallback, family, cb as any);
     };
+  }
+
+  /**
+   * `address` (or the default address) when it is an IP literal that this socket's lookup
+   * answers with itself on the next tick: a send can queue that tick itself, with no
+   * closure. Null otherwise.
+   */
+  literalOf(address: unknown): string | null {
+    if (!this.literalLookup) return null;
+    const host = address || (this.ipv6 ? '::1' : '127.0.0.1');
+    if (typeof host !== 'string') return null;
+    if (host === this.lastLiteral) return host;
+    const fam = isIP(host);
+    if (fam === 0) return null;
+    this.lastLiteral = host;
+    this.lastLiteralFamily = fam;
+    return host;
   }
 
   /**
@@ -382,7 +397,6 @@ export class Handle {
    */
   send(list: Buffer[], port: number, ip: string | null, done: ((err: number, sent: number) => void) | undefined): number | PendingSend {
     for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
-    port = port | 0;
     // A lookup that yields a non-string: node:dgram's C++ aborts on it; udpx reports it.
     if (ip !== null && typeof ip !== 'string') return EINVAL;
     // libuv's checks before any send.
@@ -395,7 +409,7 @@ export class Handle {
     }
     // Earlier sends, of any socket, leave first.
     flushPending();
-    const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.sock.send(list, port, ip ?? undefined);
+    const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.sock.send(list, ip === null ? 0 : port, ip ?? undefined);
     if (this.queue.length === 0 && !NO_TRY_SEND) {
       const r = attempt();
       if (r >= 0) return r + 1;

@@ -355,9 +355,15 @@ export class Socket extends EventEmitter implements HandleOwner {
       return;
     }
 
-    const afterDns = (ex: any, ip: string | null) => doSend(ex, this, ip, list!, address, port, callback);
-    if (!connected) state.handle!.lookup(address, afterDns);
-    else afterDns(null, null);
+    if (connected) {
+      doSend(null, this, null, list, address, port, callback);
+      return;
+    }
+    const handle = state.handle!;
+    const literal = handle.literalOf(address);
+    // The lookup's own tick, without its closure.
+    if (literal !== null) process.nextTick(doSend, null, this, literal, list, address, port, callback);
+    else handle.lookup(address, (ex, ip) => doSend(ex, this, ip, list, address, port, callback));
   }
 
   close(callback?: Callback): this {
@@ -679,7 +685,8 @@ function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], addres
   const done = callback && ((err: number, sent: number) => {
     callback(err ? exceptionWithHostPort(err, 'send', address, port) : null, sent);
   });
-  const err = state.handle.send(list, port, port ? ip : null, done);
+  // A port was validated (not 0) unless connected, when ip is null.
+  const err = state.handle.send(list, port, ip, done);
   if (typeof err === 'object') {
     // Coalesced: the callback's tick takes node:dgram's place in the queue.
     if (callback) process.nextTick(afterCoalescedSend, err, callback, address, port);
