@@ -481,6 +481,18 @@ export class Handle {
     let i = from;
     while (i < end) {
       const n = Math.min(end - i, WINDOW);
+      if (n === 1) {
+        // One datagram (a reply, a lone send): the cached destination, no arrays.
+        const p = list[i];
+        const r = this.sendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
+        if (r === EAGAIN) {
+          for (; i < to; i++) this.queuePending(list[i]);
+          return to;
+        }
+        p.result = r >= 0 ? p.length + 1 : r;
+        i++;
+        continue;
+      }
       runHosts.length = 0;
       for (let k = 0; k < n; k++) {
         const p = list[i + k];
