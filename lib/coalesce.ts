@@ -46,12 +46,16 @@ export class PendingSend {
   ) {}
 }
 
+/** Until the first send: a process (or worker) that never sends allocates nothing. */
+const EMPTY_STAGING = Buffer.alloc(0);
+const STAGING_BYTES = 256 * 1024;
+
 /**
  * The payloads of the pending sends, copied when each send reached node:dgram's kernel
  * call: a buffer changed (or transferred) by a tick before the flush still goes out as it
  * was, as node:dgram's had. Small ones are copied anyway into one buffer for the kernel.
  */
-let staging = Buffer.allocUnsafeSlow(256 * 1024);
+let staging = EMPTY_STAGING;
 let stagingUsed = 0;
 
 let pending: PendingSend[] = [];
@@ -71,7 +75,7 @@ export function addPending(
   if (stagingUsed + len > staging.length) {
     // Sending early is safe: node:dgram had sent all of them already.
     flushPending();
-    if (len > staging.length) staging = Buffer.allocUnsafeSlow(len);
+    if (len > staging.length) staging = Buffer.allocUnsafeSlow(Math.max(len, STAGING_BYTES));
   }
   const p = new PendingSend(sender, buf, stagingUsed, len, port, ip, done);
   // A detached view has length 0 (and set() would throw).
