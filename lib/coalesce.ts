@@ -1,14 +1,17 @@
 // Sends coalesced per run of the nextTick queue. On node:dgram each send() reaches the
 // kernel in its own nextTick (after the address lookup), one system call each. Here the
-// sends that would reach the kernel in one run of the nextTick queue are collected, in
+// first send of a run of the nextTick queue goes to the kernel at once (so a lone send, a
+// reply, costs nothing more), and the sends after it in the same run are collected, in
 // order, in one process-wide list, and leave together: each run of consecutive sends of
 // one socket in one native call (GSO for equal-size datagrams to one destination, else
-// sendmmsg). The list is flushed by a tick queued when it stops being empty (before the
-// first completion tick of its sends, so every completion finds its outcome), by any
-// state change of a socket (close, connect, options, membership, queue sizes: the handle's
-// `native` getter), by a send that is not coalesced, and at process exit. So datagrams
-// leave in node:dgram's order and event-loop turn, across sockets too, and each send still
-// reports its own outcome at node:dgram's position in the nextTick queue.
+// sendmmsg). The list is flushed by the first completion tick of its sends that has a
+// callback (which needs its outcome), by a microtask queued by the run's first send (it
+// runs when the nextTick queue is empty, before the event loop goes on), by any state
+// change of a socket (close, connect, options, membership, queue sizes: the handle's
+// `native` getter), by a send that is not coalesced, and at process exit. Flushing early is
+// always safe: node:dgram had sent every pending datagram already. So datagrams leave in
+// node:dgram's order and event-loop turn, across sockets too, and each send still reports
+// its own outcome at node:dgram's position in the nextTick queue.
 
 import { Buffer } from 'node:buffer';
 
@@ -62,8 +65,26 @@ let pending: PendingSend[] = [];
 /** The other list, reused: a flush swaps them, so a flush allocates nothing. */
 let spare: PendingSend[] = [];
 let exitHooked = false;
+/** A send reached the kernel in this run of the nextTick queue: later ones are collected. */
+let runOpen = false;
 
-/** Adds a send to the list; the first of a run queues the flush tick. */
+function endRun(): void {
+  runOpen = false;
+  flushPending();
+}
+
+/**
+ * Whether a send should join the list (a run is open); if not, this opens a run, and the
+ * caller sends at once.
+ */
+export function joinRun(): boolean {
+  if (runOpen) return true;
+  runOpen = true;
+  queueMicrotask(endRun);
+  return false;
+}
+
+/** Adds a send to the list (see joinRun). */
 export function addPending(
   sender: RunSender,
   buf: Uint8Array,
@@ -82,7 +103,6 @@ export function addPending(
   if (len > 0) staging.set(buf, stagingUsed);
   stagingUsed += len;
   if (pending.length === 0) {
-    process.nextTick(flushPending);
     if (!exitHooked) {
       // process.exit() from a tick between a send and its flush: node:dgram's datagram
       // was already in the kernel.

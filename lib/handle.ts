@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import { addPending, flushPending, PendingSend } from './coalesce';
+import { addPending, flushPending, joinRun, PendingSend } from './coalesce';
 import { errno, NativeSocket, reportUncaught } from './native';
 
 /**
@@ -404,7 +404,7 @@ export class Handle {
     if (ip === null && !this.connected) return EDESTADDRREQ;
     // Not on a connected socket: on loopback an ICMP error raised during a sendmmsg is
     // taken by the next message, and node:dgram's ECONNREFUSED would be lost.
-    if (ip !== null && list.length === 1 && this.coalesce && this.queue.length === 0 && !NO_TRY_SEND) {
+    if (ip !== null && list.length === 1 && this.coalesce && this.queue.length === 0 && !NO_TRY_SEND && joinRun()) {
       return addPending(this, list[0], port, ip, done);
     }
     // Earlier sends, of any socket, leave first.
