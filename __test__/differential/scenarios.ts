@@ -1273,6 +1273,124 @@ add('send-to-self-ordering', (d, rec, done) => {
   s.once('message', () => s.close(rec.cb('close-cb', done)));
 });
 
+// --- sends of one tick (udpx coalesces them; node:dgram sends each on its own) ---
+
+add('coalesced-sends-tick-between', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 4 });
+  const s = await bound(d, rec, 's');
+  s.send('a', r.port, '127.0.0.1', rec.cb('cb-a', () => process.nextTick(() => rec.log('tick in cb-a'))));
+  process.nextTick(() => {
+    rec.log('tick 1');
+    process.nextTick(() => {
+      rec.log('tick 1.1');
+      rec.call('queue count in tick 1.1', () => s.getSendQueueCount());
+    });
+  });
+  s.send('b', r.port, '127.0.0.1', rec.cb('cb-b'));
+  s.send('cc', r.port, '127.0.0.1');
+  Promise.resolve().then(() => rec.log('microtask'));
+  s.send('d', r.port, '127.0.0.1', rec.cb('cb-d', () => rec.call('queue size in cb-d', () => s.getSendQueueSize())));
+  setImmediate(() => rec.log('immediate'));
+  await r.closed;
+  s.close(done);
+});
+
+add('coalesced-sends-close-between', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 2 });
+  const s = await bound(d, rec, 's');
+  s.send('a', r.port, '127.0.0.1', rec.cb('cb-a'));
+  s.send('b', r.port, '127.0.0.1', rec.cb('cb-b'));
+  process.nextTick(() => rec.call('close', () => s.close(rec.cb('close-cb'))));
+  s.send('c', r.port, '127.0.0.1', rec.cb('cb-c'));
+  await r.closed;
+  done();
+});
+
+add('coalesced-sends-connect-between', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 3 });
+  const s = await bound(d, rec, 's');
+  s.send('a', r.port, '127.0.0.1', rec.cb('cb-a'));
+  process.nextTick(() =>
+    rec.call('connect', () =>
+      s.connect(r.port, '127.0.0.1', rec.cb('connect-cb', () => {
+        rec.call('connected send', () => s.send('c', rec.cb('cb-c')));
+      })),
+    ),
+  );
+  s.send('b', r.port, '127.0.0.1', rec.cb('cb-b'));
+  await r.closed;
+  s.close(done);
+});
+
+add('coalesced-sends-setters-between', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 5 });
+  const s = await bound(d, rec, 's');
+  s.send('a', r.port, '127.0.0.1', rec.cb('cb-a'));
+  process.nextTick(() => rec.call('setTTL', () => s.setTTL(7)));
+  s.send('b', r.port, '127.0.0.1', rec.cb('cb-b'));
+  process.nextTick(() => rec.call('setBroadcast', () => s.setBroadcast(true)));
+  s.send('c', r.port, '127.0.0.1', rec.cb('cb-c'));
+  process.nextTick(() => rec.call('getSendBufferSize > 0', () => s.getSendBufferSize() > 0));
+  s.send('d', r.port, '127.0.0.1', rec.cb('cb-d'));
+  process.nextTick(() => rec.call('setMulticastTTL', () => s.setMulticastTTL(2)));
+  s.send('e', r.port, '127.0.0.1', rec.cb('cb-e'));
+  await r.closed;
+  s.close(done);
+});
+
+add('coalesced-sends-error-in-run', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 6 });
+  const s = await bound(d, rec, 's');
+  const big = Buffer.alloc(70000, 0x62);
+  s.send('a1', r.port, '127.0.0.1', rec.cb('cb-a1'));
+  s.send(big, r.port, '127.0.0.1', rec.cb('cb-big'));
+  s.send('a2', r.port, '127.0.0.1', rec.cb('cb-a2'));
+  s.send('a3', r.port, '127.0.0.1', rec.cb('cb-a3'));
+  s.send(big, r.port, '127.0.0.1');
+  // Broadcast without SO_BROADCAST: refused, alone and as a run of equal datagrams.
+  s.send('x', 9, '255.255.255.255', rec.cb('cb-bcast-1'));
+  s.send('a4', r.port, '127.0.0.1', rec.cb('cb-a4'));
+  for (let i = 0; i < 3; i++) s.send('yy', 9, '255.255.255.255', rec.cb(`cb-bcast-run-${i}`));
+  s.send('zz', 9, '255.255.255.255');
+  s.send('a5', r.port, '127.0.0.1', rec.cb('cb-a5'));
+  s.send('a6', r.port, '127.0.0.1', rec.cb('cb-a6'));
+  await r.closed;
+  s.close(done);
+});
+
+add('coalesced-sends-buffer-changed-after', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 3 });
+  const s = await bound(d, rec, 's');
+  const buf = Buffer.from('abc');
+  s.send(buf, r.port, '127.0.0.1', rec.cb('cb-1'));
+  // Runs after the first send's lookup, before the second's: node:dgram sent 'abc' already.
+  process.nextTick(() => buf.write('xyz'));
+  s.send(buf, r.port, '127.0.0.1', rec.cb('cb-2'));
+  const ab = new ArrayBuffer(4);
+  const view = new Uint8Array(ab);
+  view.set([0x71, 0x72, 0x73, 0x74]);
+  s.send(view, r.port, '127.0.0.1', rec.cb('cb-3'));
+  process.nextTick(() => rec.log('transferred', structuredClone(ab, { transfer: [ab] }).byteLength, view.length));
+  await r.closed;
+  s.close(done);
+});
+
+add('coalesced-sends-two-sockets', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 7 });
+  const s1 = await bound(d, rec, 's1');
+  const s2 = await bound(d, rec, 's2');
+  rec.log('sender ports differ', s1.address().port !== s2.address().port);
+  s1.send('a1', r.port, '127.0.0.1', rec.cb('cb-a1'));
+  s2.send('b1', r.port, '127.0.0.1', rec.cb('cb-b1'));
+  s1.send('a2', r.port, '127.0.0.1', rec.cb('cb-a2'));
+  s1.send('a3', r.port, '127.0.0.1');
+  s2.send('b2', r.port, '127.0.0.1', rec.cb('cb-b2'));
+  s2.send('b3', r.port, '127.0.0.1', rec.cb('cb-b3'));
+  s1.send('a4', r.port, '127.0.0.1', rec.cb('cb-a4'));
+  await r.closed;
+  closeAll([s1, s2], done);
+});
+
 // --- receive -------------------------------------------------------------------
 
 add('message-rinfo-udp4', async (d, rec, done) => {
