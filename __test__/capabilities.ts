@@ -43,12 +43,14 @@ export const groMissing: string | undefined = (() => {
   return undefined;
 })();
 
-type Option = 'recvMetadata' | 'dontFragment' | 'bindToDevice';
+type Option = 'recvMetadata' | 'dontFragment' | 'bindToDevice' | 'multicastInterface' | 'dropCounting';
 
 const optionCalls: Record<Option, (s: NativeSocket) => number> = {
   recvMetadata: (s) => s.setRecvMetadata(true),
   dontFragment: (s) => s.setDontFragment(true),
-  bindToDevice: (s) => s.bindDevice('lo'),
+  bindToDevice: (s) => s.bindDevice('lo') || s.bindDevice(null),
+  multicastInterface: (s) => s.setMulticastInterface('127.0.0.1'),
+  dropCounting: (s) => s.setDropCounting(true),
 };
 
 /** Why the emulator refuses `option`, or undefined (no emulator, or the option works). */

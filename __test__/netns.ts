@@ -2,6 +2,7 @@
 // qdiscs) rather than loopback; and running a node script inside one of them.
 
 import { execFileSync, spawn } from 'node:child_process';
+import { nodeCommand } from './helpers';
 
 export function run(...args: string[]): void {
   execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -47,7 +48,8 @@ export function deleteNamespaces(...names: string[]): void {
 /** Runs `node -e script` inside `ns`; resolves with its stdout, rejects on a failure exit. */
 export function nodeIn(ns: string, script: string, timeoutMs = 20000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [node, args] = nodeCommand(['-e', script]);
+    const child = spawn('ip', ['netns', 'exec', ns, node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
