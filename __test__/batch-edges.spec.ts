@@ -5,7 +5,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as path from 'node:path';
-import { bound, closeAll, once, udpx } from './helpers';
+import { bound, closeAll, nodeCommand, once, udpx } from './helpers';
 
 const UDPX = path.resolve(__dirname, '..', 'index.js');
 
@@ -29,7 +29,7 @@ test('two iterators each get every datagram; returning one leaves the other whol
 });
 
 function exitsWithin(script: string, ms: number): boolean {
-  const r = spawnSync(process.execPath, ['-e', script], { timeout: ms, killSignal: 'SIGKILL' });
+  const r = spawnSync(...nodeCommand(['-e', script]), { timeout: ms, killSignal: 'SIGKILL' });
   return r.signal === null && r.status === 0;
 }
 

@@ -7,7 +7,7 @@
 // that the scenarios themselves are deterministic.
 
 import test from 'ava';
-import { limiter } from './helpers';
+import { limiter, nodeCommand } from './helpers';
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { scenarios, Scenario } from './differential/scenarios';
@@ -34,7 +34,7 @@ function runChild(impl: string, sc: Scenario): Promise<Outcome> {
   return limited(
     () =>
       new Promise<Outcome>((resolve) => {
-        const child = spawn(process.execPath, [CHILD, impl, sc.name], {
+        const child = spawn(...nodeCommand([CHILD, impl, sc.name]), {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: { ...process.env, NODE_OPTIONS: '' },
         });

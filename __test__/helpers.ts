@@ -61,11 +61,23 @@ export interface ChildRun {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * The command that runs a program of this Node's CPU: `UDPX_TEST_EMULATOR` (a command line,
+ * e.g. `qemu-aarch64-static -L /`) when the suite runs under user-mode emulation without
+ * binfmt (.ci/arm64), where this Node cannot exec itself directly; empty otherwise.
+ */
+export const emulator: string[] = (process.env.UDPX_TEST_EMULATOR ?? '').split(' ').filter(Boolean);
+
+/** `[file, args]` that start this Node with `args` (through the emulator, if any). */
+export function nodeCommand(args: string[]): [string, string[]] {
+  return emulator.length > 0 ? [emulator[0], [...emulator.slice(1), process.execPath, ...args]] : [process.execPath, args];
+}
+
 /** Runs `node ...args` (without inherited NODE_OPTIONS), killing it after `deadlineMs`. */
 export function runNode(args: string[], deadlineMs: number): Promise<ChildRun> {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const child = spawn(...nodeCommand(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
     let stdout = '';
     let stderr = '';
     let killed = false;

@@ -9,7 +9,7 @@
 import test from 'ava';
 import { spawn } from 'child_process';
 import * as path from 'path';
-import { limiter } from './helpers';
+import { limiter, nodeCommand } from './helpers';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 /** How long a child may live after 'start' before it counts as hung. */
@@ -44,7 +44,7 @@ function runScriptNow(impl: Impl, body: string, nodeArgs: string[]): Promise<Run
     body,
   ].join('\n');
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...nodeArgs, '-e', script], {
+    const child = spawn(...nodeCommand([...nodeArgs, '-e', script]), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
     });

@@ -3,6 +3,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { nodeCommand } from './helpers';
 
 export function run(...args: string[]): void {
   execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,7 +49,8 @@ export function deleteNamespaces(...names: string[]): void {
 /** Runs `node -e script` inside `ns`; resolves with its stdout, rejects on a failure exit. */
 export function nodeIn(ns: string, script: string, timeoutMs = 20000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [node, args] = nodeCommand(['-e', script]);
+    const child = spawn('ip', ['netns', 'exec', ns, node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { nodeCommand } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..'); // the package root (dist/__test__/../..)
 const UDPX = path.join(__dirname, '..', 'index.js');
@@ -27,7 +28,7 @@ interface Run {
 
 function run(args: string[], cwd: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(...nodeCommand(args), {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },

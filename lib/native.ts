@@ -12,6 +12,9 @@ export type NativeSocket = import('../native/index').NativeSocket;
 /** Reports an exception as uncaught, now (Node's 'uncaughtException' path). */
 export const reportUncaught = binding.reportUncaught;
 
+/** The core's I/O backend in this build: `linux` (batched), `windows` or `portable`. */
+export const backend: string = binding.backend();
+
 /** Negative errno values, as libuv and the binding return them. */
 export const errno = {
   EAGAIN: binding.UV_EAGAIN,

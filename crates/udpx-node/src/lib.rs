@@ -21,3 +21,11 @@ mod reader;
 mod socket;
 mod uv;
 mod writer;
+
+/// The core's I/O backend in this build: `"linux"` (batched), `"windows"` or `"portable"`
+/// (a system call per datagram, no GSO/GRO). `.ci/portable` checks it to know which build
+/// it tests; specs use it to say why a batched-only behaviour is absent.
+#[napi_derive::napi]
+pub fn backend() -> &'static str {
+    udpx::backend()
+}

@@ -349,6 +349,13 @@ impl NativeSocket {
         self.inner.with_socket(|s| status(s.bind_device(name.as_deref().map(c_str)))).unwrap_or(EBADF)
     }
 
+    /// The kernel's drop counter (`SO_RXQ_OVFL` on Linux), which `recvStart` turns on by
+    /// itself; this says whether the platform has it (`stats().kernelDrops` stays 0 without).
+    #[napi(catch_unwind)]
+    pub fn set_drop_counting(&self, on: bool) -> i32 {
+        self.inner.with_socket(|s| status(s.set_drop_counting(on))).unwrap_or(EBADF)
+    }
+
     /// `UDP_GRO`: let the kernel coalesce runs of same-sized datagrams (split again here).
     #[napi(catch_unwind)]
     pub fn set_gro(&self, on: bool) -> i32 {

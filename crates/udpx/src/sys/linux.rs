@@ -195,9 +195,16 @@ pub(crate) fn recv_batch(
 /// Sends `datagrams` with `sendmmsg`, up to [`MAX_BATCH`] per call, until all are sent or the
 /// kernel stops. Returns how many were sent; an error only when none were.
 pub(crate) fn send_batch(socket: &SockRef<'_>, datagrams: &[Datagram<'_>]) -> io::Result<usize> {
+    // An empty datagram goes out with one zero-length iovec, never with none: Linux sends
+    // either, but qemu user mode (arm64 containers on x86 hosts, and .ci/arm64) reports a
+    // header without iovecs as sent and drops it.
+    let empty = [IoSlice::new(&[])];
+    fn or_empty<'s>(contents: &'s [IoSlice<'s>], empty: &'s [IoSlice<'s>]) -> &'s [IoSlice<'s>] {
+        if contents.is_empty() { empty } else { contents }
+    }
     if let [one] = datagrams {
         // One datagram (every plain `send()`): sendmsg, without a header array to fill.
-        let mut msg = MsgHdr::new().with_buffers(one.contents);
+        let mut msg = MsgHdr::new().with_buffers(or_empty(one.contents, &empty));
         if let Some(a) = one.destination {
             msg = msg.with_addr(a);
         }
@@ -222,8 +229,9 @@ pub(crate) fn send_batch(socket: &SockRef<'_>, datagrams: &[Datagram<'_>]) -> io
             }
             // IoSlice is ABI-compatible with iovec on Unix (std guarantees it); the kernel
             // only reads through the pointer.
-            h.msg_hdr.msg_iov = d.contents.as_ptr() as *mut libc::iovec;
-            h.msg_hdr.msg_iovlen = field(d.contents.len())?;
+            let parts = or_empty(d.contents, &empty);
+            h.msg_hdr.msg_iov = parts.as_ptr() as *mut libc::iovec;
+            h.msg_hdr.msg_iovlen = field(parts.len())?;
             slot.write(h);
         }
         let vlen: libc::c_uint = field(chunk.len())?;
