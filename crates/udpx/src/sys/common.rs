@@ -60,3 +60,35 @@ pub(crate) fn udp_family(fd: RawFd) -> io::Result<Family> {
         _ => Err(einval()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn mixed_families_are_refused_before_any_socket_call() {
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        let (v4, g4, v6, g6) = (addr("127.0.0.1:0"), addr("232.1.2.3:0"), addr("[::1]:0"), addr("[ff3e::1234]:0"));
+        for (source, group, iface) in [(v4, g6, None), (v6, g4, None), (v4, g4, Some(v6)), (v6, g6, Some(v4))] {
+            for join in [true, false] {
+                let e = set_source_membership(&s, source, group, iface, join).unwrap_err();
+                assert_eq!(e.raw_os_error(), Some(errno::EINVAL), "{source} {group} {iface:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn udp_family_names_udp_sockets_and_refuses_others() {
+        let udp = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        udp.bind(&addr("127.0.0.1:0").into()).unwrap();
+        assert!(matches!(udp_family(os::raw_fd(&udp)), Ok(Family::V4)));
+        let tcp = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        tcp.bind(&addr("127.0.0.1:0").into()).unwrap();
+        let e = udp_family(os::raw_fd(&tcp)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(errno::EINVAL));
+    }
+}
