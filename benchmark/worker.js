@@ -74,6 +74,130 @@ function percentile(sorted, p) {
   return sorted[idx];
 }
 
+// The loop shapes both tables of roles share; a role says only how it makes its socket,
+// sends and receives.
+
+// Calls burst() once per event-loop turn until `seconds` have passed. burst returns false when
+// the socket took less than it was given (Bun's full send buffer); the next turn then waits
+// for untilRoom().
+function pumpFor(seconds, burst, untilRoom) {
+  return new Promise((resolve) => {
+    const end = performance.now() + seconds * 1000;
+    const pump = () => {
+      const room = burst() !== false;
+      if (performance.now() >= end) resolve();
+      else if (room) setImmediate(pump);
+      else untilRoom().then(pump);
+    };
+    pump();
+  });
+}
+
+// phase(warmup), then phase(duration) timed: { warm, run, elapsed } with what each phase
+// resolved to and the second phase's wall time in seconds.
+async function warmThenMeasure(phase, warmup, duration) {
+  const warm = await phase(warmup);
+  const t0 = performance.now();
+  const run = await phase(duration);
+  return { warm, run, elapsed: (performance.now() - t0) / 1000 };
+}
+
+// A receiver's measurement: announces `port`; on the driver's "start", start() resets the
+// counts and CPU, wall time and RSS are taken; on "stop", finishes with counts(), then
+// cpu, elapsed, rss0 and rss, then extra().
+function measureReceive(port, sockets, { start, counts, extra = () => ({}) }) {
+  let cpu0 = process.cpuUsage();
+  let t0 = performance.now();
+  let rss0 = process.memoryUsage.rss();
+  onCommand((cmd) => {
+    if (cmd === 'start') {
+      start();
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+      rss0 = process.memoryUsage.rss();
+      emit({ started: true });
+    } else if (cmd === 'stop') {
+      const cpu = process.cpuUsage(cpu0);
+      finish(
+        {
+          ...counts(),
+          cpu: (cpu.user + cpu.system) / 1e6,
+          elapsed: (performance.now() - t0) / 1000,
+          rss0,
+          rss: process.memoryUsage.rss(),
+          ...extra(),
+        },
+        sockets,
+      );
+    }
+  });
+  emit({ port });
+}
+
+// Announces `port` and keeps the sockets (an echo server) until the driver's "stop".
+function serveUntilStop(port, sockets) {
+  onCommand((cmd) => {
+    if (cmd === 'stop') finish({ stopped: true }, sockets);
+  });
+  emit({ port });
+}
+
+// Ping-pong client: send(buf) a sequence-numbered datagram, wait for its echo, repeat;
+// `count` round trips timed after `warmup` untimed ones, within `duration` seconds. listen(fn)
+// routes each received datagram to fn. Resolves with { n, lost } and, when n > 0, the
+// median, p99, min and max round trip in ns.
+function pingPong({ size, count, warmup, duration }, send, listen) {
+  return new Promise((resolve) => {
+    const buf = Buffer.alloc(Math.max(size, 4));
+    const rtt = new Float64Array(count);
+    const total = count + warmup;
+    const deadline = performance.now() + duration * 1000;
+    let seq = 0;
+    let done = 0;
+    let lost = 0;
+    let t0 = 0n;
+    let progress = 0;
+    let lastProgress = -1;
+    const end = () => {
+      clearInterval(watchdog);
+      const sorted = rtt.subarray(0, done).sort();
+      if (done === 0) return resolve({ n: 0, lost });
+      resolve({
+        n: done,
+        lost,
+        median: percentile(sorted, 0.5),
+        p99: percentile(sorted, 0.99),
+        min: sorted[0],
+        max: sorted[done - 1],
+      });
+    };
+    const ping = () => {
+      buf.writeUInt32LE(seq, 0);
+      t0 = process.hrtime.bigint();
+      send(buf);
+    };
+    listen((msg) => {
+      const t1 = process.hrtime.bigint();
+      if (msg.length < 4 || msg.readUInt32LE(0) !== seq) return;
+      if (seq >= warmup && done < count) rtt[done++] = Number(t1 - t0);
+      progress++;
+      seq++;
+      if (seq >= total || performance.now() >= deadline) return end();
+      ping();
+    });
+    // A datagram lost on loopback is rare; resend after 200 ms without progress.
+    const watchdog = setInterval(() => {
+      if (performance.now() >= deadline) return end();
+      if (progress === lastProgress) {
+        lost++;
+        ping();
+      }
+      lastProgress = progress;
+    }, 200);
+    ping();
+  });
+}
+
 const roles = {
   // Smoke test: one datagram to ourselves and back. Proves the module loads and works.
   async check() {
@@ -98,33 +222,26 @@ const roles = {
     // The last send of a phase carries a callback: sends complete in order, so when it
     // fires every datagram of the phase has been handed to the kernel.
     const flushed = () => new Promise((resolve) => sock.send(buf, port, HOST, resolve));
-    const phase = (seconds) =>
-      new Promise((resolve) => {
-        let sent = 0;
-        const end = performance.now() + seconds * 1000;
-        let k = 0;
-        const pump = () => {
-          if (ports) for (let i = 0; i < burst; i++) sock.send(buf, ports[k++ % ports.length], HOST);
-          else for (let i = 0; i < burst; i++) sock.send(buf, port, HOST);
-          sent += burst;
-          if (performance.now() < end) setImmediate(pump);
-          else resolve(sent);
-        };
-        pump();
+    const phase = async (seconds) => {
+      let sent = 0;
+      let k = 0;
+      await pumpFor(seconds, () => {
+        if (ports) for (let i = 0; i < burst; i++) sock.send(buf, ports[k++ % ports.length], HOST);
+        else for (let i = 0; i < burst; i++) sock.send(buf, port, HOST);
+        sent += burst;
       });
-    const warmupSent = (await phase(warmup)) + 1;
-    await flushed();
-    const t0 = performance.now();
-    const sent = (await phase(duration)) + 1;
-    const err = await flushed();
-    const elapsed = (performance.now() - t0) / 1000;
-    finish({ sent, warmupSent, elapsed, errors: errors + (err ? 1 : 0) }, [sock]);
+      const err = await flushed();
+      return { sent: sent + 1, err };
+    };
+    const { warm, run, elapsed } = await warmThenMeasure(phase, warmup, duration);
+    finish({ sent: run.sent, warmupSent: warm.sent, elapsed, errors: errors + (run.err ? 1 : 0) }, [sock]);
   },
 
   // udpx's batched send: sendBatch() of `batch` datagrams per call, either to many peers
   // (`ports`: [{ data, port, address }], one sendmmsg per 64) or to one (`port`: equal buffers,
   // one UDP GSO send). `burst` calls per event-loop turn, at most `window` calls whose callback
-  // has not come yet; what is counted is the sum of `sent` the callbacks report.
+  // has not come yet; what is counted is the sum of `sent` the callbacks report, once all
+  // callbacks of a phase have come.
   async sendbatch() {
     const { size, duration, warmup, batch, burst, window } = opts;
     const sock = dgram.createSocket('udp4');
@@ -145,40 +262,31 @@ const roles = {
       const list = Array.from({ length: batch }, () => buf);
       send = (cb) => sock.sendBatch(list, opts.port, HOST, cb);
     }
-    const phase = (seconds) =>
-      new Promise((resolve) => {
-        let sent = 0;
-        let calls = 0;
-        let outstanding = 0;
-        let ended = false;
-        const end = performance.now() + seconds * 1000;
-        const done = (err, n) => {
-          outstanding--;
-          if (err) errors++;
-          sent += n || 0;
-          if (ended && outstanding === 0) resolve({ sent, calls });
-        };
-        const pump = () => {
-          for (let i = 0; i < burst && outstanding < window; i++) {
-            outstanding++;
-            calls++;
-            send(done);
-          }
-          if (performance.now() < end) setImmediate(pump);
-          else {
-            ended = true;
-            if (outstanding === 0) resolve({ sent, calls });
-          }
-        };
-        pump();
+    const phase = async (seconds) => {
+      let sent = 0;
+      let calls = 0;
+      let outstanding = 0;
+      let idle = null;
+      const done = (err, n) => {
+        outstanding--;
+        if (err) errors++;
+        sent += n || 0;
+        if (outstanding === 0 && idle) idle();
+      };
+      await pumpFor(seconds, () => {
+        for (let i = 0; i < burst && outstanding < window; i++) {
+          outstanding++;
+          calls++;
+          send(done);
+        }
       });
-    const w = await phase(warmup);
-    const t0 = performance.now();
-    const r = await phase(duration);
-    const elapsed = (performance.now() - t0) / 1000;
+      if (outstanding > 0) await new Promise((resolve) => (idle = resolve));
+      return { sent, calls };
+    };
+    const { warm, run, elapsed } = await warmThenMeasure(phase, warmup, duration);
     const stats = typeof sock.stats === 'function' ? sock.stats() : null;
     finish(
-      { sent: r.sent, calls: r.calls, warmupSent: w.sent, elapsed, errors, statsSent: stats && stats.datagramsSent },
+      { sent: run.sent, calls: run.calls, warmupSent: warm.sent, elapsed, errors, statsSent: stats && stats.datagramsSent },
       [sock],
     );
   },
@@ -194,32 +302,10 @@ const roles = {
       bytes += msg.length;
     });
     const port = await bound(sock);
-    let cpu0 = process.cpuUsage();
-    let t0 = performance.now();
-    let rss0 = process.memoryUsage.rss();
-    onCommand((cmd) => {
-      if (cmd === 'start') {
-        received = bytes = 0;
-        cpu0 = process.cpuUsage();
-        t0 = performance.now();
-        rss0 = process.memoryUsage.rss();
-        emit({ started: true });
-      } else if (cmd === 'stop') {
-        const cpu = process.cpuUsage(cpu0);
-        finish(
-          {
-            received,
-            bytes,
-            cpu: (cpu.user + cpu.system) / 1e6,
-            elapsed: (performance.now() - t0) / 1000,
-            rss0,
-            rss: process.memoryUsage.rss(),
-          },
-          [sock],
-        );
-      }
+    measureReceive(port, [sock], {
+      start: () => (received = bytes = 0),
+      counts: () => ({ received, bytes }),
     });
-    emit({ port });
   },
 
   // udpx's batched receive: a receiveBatches() handler counting batch.length per wake-up;
@@ -235,37 +321,21 @@ const roles = {
       received += batch.length;
       batches++;
     });
-    let cpu0 = process.cpuUsage();
-    let t0 = performance.now();
-    let rss0 = process.memoryUsage.rss();
     let stats0 = sock.stats();
-    onCommand((cmd) => {
-      if (cmd === 'start') {
+    measureReceive(port, [sock], {
+      start: () => {
         received = batches = 0;
-        cpu0 = process.cpuUsage();
-        t0 = performance.now();
-        rss0 = process.memoryUsage.rss();
         stats0 = sock.stats();
-        emit({ started: true });
-      } else if (cmd === 'stop') {
-        const cpu = process.cpuUsage(cpu0);
+      },
+      counts: () => ({ received, batches }),
+      extra: () => {
         const stats = sock.stats();
-        finish(
-          {
-            received,
-            batches,
-            cpu: (cpu.user + cpu.system) / 1e6,
-            elapsed: (performance.now() - t0) / 1000,
-            rss0,
-            rss: process.memoryUsage.rss(),
-            statsReceived: stats.datagramsReceived - stats0.datagramsReceived,
-            kernelDrops: stats.kernelDrops - stats0.kernelDrops,
-          },
-          [sock],
-        );
-      }
+        return {
+          statsReceived: stats.datagramsReceived - stats0.datagramsReceived,
+          kernelDrops: stats.kernelDrops - stats0.kernelDrops,
+        };
+      },
     });
-    emit({ port });
   },
 
   // Flood with a slow handler: every 'message' spins for `delayUs` µs, so the socket receives
@@ -312,68 +382,15 @@ const roles = {
   async echo() {
     const sock = dgram.createSocket('udp4');
     sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
-    const port = await bound(sock);
-    onCommand((cmd) => {
-      if (cmd === 'stop') finish({ stopped: true }, [sock]);
-    });
-    emit({ port });
+    serveUntilStop(await bound(sock), [sock]);
   },
 
   // Ping-pong client: send, wait for the echo (matched by sequence number), repeat.
   async ping() {
-    const { port, size, count, warmup, duration } = opts;
     const sock = dgram.createSocket('udp4');
     await bound(sock);
-    const buf = Buffer.alloc(Math.max(size, 4));
-    const rtt = new Float64Array(count);
-    const total = count + warmup;
-    const deadline = performance.now() + duration * 1000;
-    let seq = 0;
-    let done = 0;
-    let lost = 0;
-    let t0 = 0n;
-    let progress = 0;
-    let lastProgress = -1;
-    const end = () => {
-      clearInterval(watchdog);
-      const sorted = rtt.subarray(0, done).sort();
-      if (done === 0) return finish({ n: 0, lost }, [sock]);
-      finish(
-        {
-          n: done,
-          lost,
-          median: percentile(sorted, 0.5),
-          p99: percentile(sorted, 0.99),
-          min: sorted[0],
-          max: sorted[done - 1],
-        },
-        [sock],
-      );
-    };
-    const ping = () => {
-      buf.writeUInt32LE(seq, 0);
-      t0 = process.hrtime.bigint();
-      sock.send(buf, port, HOST);
-    };
-    sock.on('message', (msg) => {
-      const t1 = process.hrtime.bigint();
-      if (msg.length < 4 || msg.readUInt32LE(0) !== seq) return;
-      if (seq >= warmup && done < count) rtt[done++] = Number(t1 - t0);
-      progress++;
-      seq++;
-      if (seq >= total || performance.now() >= deadline) return end();
-      ping();
-    });
-    // A datagram lost on loopback is rare; resend after 200 ms without progress.
-    const watchdog = setInterval(() => {
-      if (performance.now() >= deadline) return end();
-      if (progress === lastProgress) {
-        lost++;
-        ping();
-      }
-      lastProgress = progress;
-    }, 200);
-    ping();
+    const send = (buf) => sock.send(buf, opts.port, HOST);
+    finish(await pingPong(opts, send, (onReply) => sock.on('message', onReply)), [sock]);
   },
 };
 
@@ -404,35 +421,30 @@ const bunRoles = {
   },
 
   // Per-call send(buf, port, host), yielding every `burst` calls; with `ports`, cycling over them.
+  // A full send buffer ends the burst (counted in `blocked`) and waits for the drain.
   async send() {
     const { port, size, duration, warmup, burst } = opts;
     const ports = opts.ports && opts.ports.length > 1 ? opts.ports : null;
     const sock = await bunSocket({ drain: onDrain });
     const buf = Buffer.alloc(size);
     let blocked = 0;
-    const phase = (seconds) =>
-      new Promise((resolve) => {
-        let sent = 0;
-        let k = 0;
-        const end = performance.now() + seconds * 1000;
-        const pump = () => {
-          let full = false;
-          for (let i = 0; i < burst && !full; i++) {
-            if (sock.send(buf, ports ? ports[k++ % ports.length] : port, HOST)) sent++;
-            else full = true;
+    const phase = async (seconds) => {
+      let sent = 0;
+      let k = 0;
+      const sendBurst = () => {
+        for (let i = 0; i < burst; i++) {
+          if (!sock.send(buf, ports ? ports[k++ % ports.length] : port, HOST)) {
+            blocked++;
+            return false;
           }
-          if (full) blocked++;
-          if (performance.now() >= end) resolve(sent);
-          else if (full) untilDrain().then(pump);
-          else setImmediate(pump);
-        };
-        pump();
-      });
-    const warmupSent = await phase(warmup);
-    const t0 = performance.now();
-    const sent = await phase(duration);
-    const elapsed = (performance.now() - t0) / 1000;
-    finish({ sent, warmupSent, elapsed, errors: 0, blocked }, [sock]);
+          sent++;
+        }
+      };
+      await pumpFor(seconds, sendBurst, untilDrain);
+      return sent;
+    };
+    const { warm, run, elapsed } = await warmThenMeasure(phase, warmup, duration);
+    finish({ sent: run, warmupSent: warm, elapsed, errors: 0, blocked }, [sock]);
   },
 
   // sendMany([buf, port, host, ...]) of `batch` datagrams per call over `ports`, `burst` calls
@@ -444,30 +456,22 @@ const bunRoles = {
     const ports = opts.ports || [opts.port];
     const flat = [];
     for (let i = 0; i < batch; i++) flat.push(buf, ports[i % ports.length], HOST);
-    const phase = (seconds) =>
-      new Promise((resolve) => {
-        let sent = 0;
-        let calls = 0;
-        const end = performance.now() + seconds * 1000;
-        const pump = () => {
-          let short = false;
-          for (let i = 0; i < burst && !short; i++) {
-            const n = sock.sendMany(flat);
-            calls++;
-            sent += n;
-            short = n < batch;
-          }
-          if (performance.now() >= end) resolve({ sent, calls });
-          else if (short) untilDrain().then(pump);
-          else setImmediate(pump);
-        };
-        pump();
-      });
-    const w = await phase(warmup);
-    const t0 = performance.now();
-    const r = await phase(duration);
-    const elapsed = (performance.now() - t0) / 1000;
-    finish({ sent: r.sent, calls: r.calls, warmupSent: w.sent, elapsed, errors: 0 }, [sock]);
+    const phase = async (seconds) => {
+      let sent = 0;
+      let calls = 0;
+      const sendBurst = () => {
+        for (let i = 0; i < burst; i++) {
+          const n = sock.sendMany(flat);
+          calls++;
+          sent += n;
+          if (n < batch) return false;
+        }
+      };
+      await pumpFor(seconds, sendBurst, untilDrain);
+      return { sent, calls };
+    };
+    const { warm, run, elapsed } = await warmThenMeasure(phase, warmup, duration);
+    finish({ sent: run.sent, calls: run.calls, warmupSent: warm.sent, elapsed, errors: 0 }, [sock]);
   },
 
   // Receive: count datagrams in the data handler, CPU between "start" and "stop".
@@ -480,85 +484,22 @@ const bunRoles = {
         bytes += buf.length;
       },
     });
-    let cpu0 = process.cpuUsage();
-    let t0 = performance.now();
-    let rss0 = process.memoryUsage.rss();
-    onCommand((cmd) => {
-      if (cmd === 'start') {
-        received = bytes = 0;
-        cpu0 = process.cpuUsage();
-        t0 = performance.now();
-        rss0 = process.memoryUsage.rss();
-        emit({ started: true });
-      } else if (cmd === 'stop') {
-        const cpu = process.cpuUsage(cpu0);
-        finish(
-          {
-            received,
-            bytes,
-            cpu: (cpu.user + cpu.system) / 1e6,
-            elapsed: (performance.now() - t0) / 1000,
-            rss0,
-            rss: process.memoryUsage.rss(),
-          },
-          [sock],
-        );
-      }
+    measureReceive(sock.port, [sock], {
+      start: () => (received = bytes = 0),
+      counts: () => ({ received, bytes }),
     });
-    emit({ port: sock.port });
   },
 
   async echo() {
     const sock = await bunSocket({ data: (s, buf, port, address) => s.send(buf, port, address) });
-    onCommand((cmd) => {
-      if (cmd === 'stop') finish({ stopped: true }, [sock]);
-    });
-    emit({ port: sock.port });
+    serveUntilStop(sock.port, [sock]);
   },
 
   async ping() {
-    const { port, size, count, warmup, duration } = opts;
     let onReply = null;
     const sock = await bunSocket({ data: (s, buf) => onReply(buf) });
-    const buf = Buffer.alloc(Math.max(size, 4));
-    const rtt = new Float64Array(count);
-    const total = count + warmup;
-    const deadline = performance.now() + duration * 1000;
-    let seq = 0;
-    let done = 0;
-    let lost = 0;
-    let t0 = 0n;
-    let progress = 0;
-    let lastProgress = -1;
-    const end = () => {
-      clearInterval(watchdog);
-      const sorted = rtt.subarray(0, done).sort();
-      if (done === 0) return finish({ n: 0, lost }, [sock]);
-      finish({ n: done, lost, median: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }, [sock]);
-    };
-    const ping = () => {
-      buf.writeUInt32LE(seq, 0);
-      t0 = process.hrtime.bigint();
-      sock.send(buf, port, HOST);
-    };
-    onReply = (msg) => {
-      const t1 = process.hrtime.bigint();
-      if (msg.length < 4 || msg.readUInt32LE(0) !== seq) return;
-      if (seq >= warmup && done < count) rtt[done++] = Number(t1 - t0);
-      progress++;
-      seq++;
-      if (seq >= total || performance.now() >= deadline) return end();
-      ping();
-    };
-    const watchdog = setInterval(() => {
-      if (performance.now() >= deadline) return end();
-      if (progress === lastProgress) {
-        lost++;
-        ping();
-      }
-      lastProgress = progress;
-    }, 200);
-    ping();
+    const send = (buf) => sock.send(buf, opts.port, HOST);
+    finish(await pingPong(opts, send, (fn) => (onReply = fn)), [sock]);
   },
 };
 

@@ -13,10 +13,11 @@
 //! | `set_gro`, `set_drop_counting`, `set_dont_fragment`, `bind_device`, `set_recv_metadata` | options; `ENOPROTOOPT` where the platform lacks one |
 //! | `set_recv_errors(&SockRef, v6, on)`, `recv_error(&SockRef) -> io::Result<Option<IcmpError>>` | the error queue (`errqueue`, Linux; `ENOPROTOOPT` / nothing elsewhere) |
 //!
-//! Unix-wide helpers (descriptors, interface names, reuse-port, TOS, source-specific
-//! multicast, socket addresses from kernel bytes) are in `unix`; control messages in `cmsg`.
-//! `windows` has the same helpers, taking a `SOCKET` where Unix takes a descriptor
-//! ([`RawFd`] names either).
+//! Unix-wide helpers (descriptors, interface names, reuse-port, TOS, the IPv6 half of
+//! source-specific multicast, socket addresses from kernel bytes) are in `unix`; control
+//! messages in `cmsg`. `windows` has the same helpers, taking a `SOCKET` where Unix takes a
+//! descriptor ([`RawFd`] names either); either is `os` here. What is the same on both
+//! (argument checks, IPv4 source-specific membership, a socket's UDP family) is in `common`.
 //!
 //! | target | backend |
 //! | --- | --- |
@@ -33,9 +34,7 @@ mod unix;
 #[allow(unused_imports)]
 pub(crate) use unix::{sockaddr_bytes, sockaddr_from_bytes};
 #[cfg(unix)]
-pub(crate) use unix::{
-    adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, raw_fd, set_reuse_port, set_source_membership, set_tos, udp_family,
-};
+use unix as os;
 
 #[cfg(target_os = "linux")]
 #[cfg_attr(feature = "portable-backend", allow(dead_code))]
@@ -71,9 +70,11 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 #[cfg(windows)]
-pub(crate) use windows::{
-    adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, raw_fd, set_reuse_port, set_source_membership, set_tos, udp_family,
-};
+use windows as os;
+
+mod common;
+pub(crate) use common::{set_source_membership, udp_family};
+pub(crate) use os::{adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, raw_fd, set_reuse_port, set_tos};
 
 pub(crate) use imp::{
     bind_device, gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting,

@@ -7,10 +7,9 @@ use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
 
-use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use socket2::{SockAddr, SockRef, Socket};
 
 use super::cmsg::read;
-use crate::types::Family;
 
 /// The socket address in `bytes` (a `sockaddr_in` or `sockaddr_in6` as the kernel wrote it,
 /// `bytes.len()` being the length it reported), or `None` for another family or a length
@@ -62,7 +61,7 @@ pub(crate) fn if_indextoname(index: u32) -> Option<String> {
 }
 
 /// Runs `f` on `fd` borrowed as a socket, or fails with `EBADF` when it is not open.
-fn with_fd<T>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> T) -> io::Result<T> {
+pub(crate) fn with_socket<T>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> T) -> io::Result<T> {
     // SAFETY: F_GETFD only reads descriptor flags; it fails with EBADF for a closed fd.
     if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
@@ -87,18 +86,7 @@ pub(crate) fn adopt_fd(fd: RawFd) -> Socket {
 
 /// A duplicate (`F_DUPFD_CLOEXEC`) of the open socket `fd`, owned by the caller.
 pub(crate) fn dup_fd(fd: RawFd) -> io::Result<Socket> {
-    with_fd(fd, |s| s.try_clone())?
-}
-
-/// The family of `fd` if it is a UDP socket of an IP family; `EINVAL` otherwise.
-pub(crate) fn udp_family(fd: RawFd) -> io::Result<Family> {
-    let einval = || io::Error::from_raw_os_error(libc::EINVAL);
-    let (ty, domain) = with_fd(fd, |s| (s.r#type(), s.local_addr().map(|a| a.domain())))?;
-    match (ty, domain) {
-        (Ok(Type::DGRAM), Ok(Domain::IPV4)) => Ok(Family::V4),
-        (Ok(Type::DGRAM), Ok(Domain::IPV6)) => Ok(Family::V6),
-        _ => Err(einval()),
-    }
+    with_socket(fd, |s| s.try_clone())?
 }
 
 /// `SO_REUSEPORT`: share the port; the kernel balances datagrams across the sockets.
@@ -134,58 +122,37 @@ pub(crate) fn disconnect(socket: &Socket) -> io::Result<()> {
     }
 }
 
-/// Joins or leaves a source-specific multicast group.
-pub(crate) fn set_source_membership(
+/// `MCAST_JOIN_SOURCE_GROUP` / `MCAST_LEAVE_SOURCE_GROUP` for the IPv6 source-specific group
+/// (`source`, `group`) on interface `index` (0: the kernel's choice). The portable half, argument
+/// checks and IPv4, is `common::set_source_membership`.
+pub(crate) fn set_source_membership_v6(
     socket: &Socket,
-    source: SocketAddr,
-    group: SocketAddr,
-    iface: Option<SocketAddr>,
+    source: SocketAddrV6,
+    group: SocketAddrV6,
+    index: u32,
     join: bool,
 ) -> io::Result<()> {
-    let einval = || io::Error::from_raw_os_error(libc::EINVAL);
-    match (source, group) {
-        (SocketAddr::V4(s), SocketAddr::V4(g)) => {
-            let ifa = match iface {
-                Some(SocketAddr::V4(i)) => *i.ip(),
-                Some(_) => return Err(einval()),
-                None => std::net::Ipv4Addr::UNSPECIFIED,
-            };
-            if join {
-                socket.join_ssm_v4(s.ip(), g.ip(), &ifa)
-            } else {
-                socket.leave_ssm_v4(s.ip(), g.ip(), &ifa)
-            }
-        }
-        (SocketAddr::V6(_), SocketAddr::V6(_)) => {
-            let index = match iface {
-                Some(SocketAddr::V6(i)) => i.scope_id(),
-                Some(_) => return Err(einval()),
-                None => 0,
-            };
-            // SAFETY: group_source_req is plain data; all-zero is a valid value.
-            let mut req: libc::group_source_req = unsafe { mem::zeroed() };
-            req.gsr_interface = index;
-            copy_sockaddr(&SockAddr::from(group), &mut req.gsr_group);
-            copy_sockaddr(&SockAddr::from(source), &mut req.gsr_source);
-            let opt = if join {
-                libc::MCAST_JOIN_SOURCE_GROUP
-            } else {
-                libc::MCAST_LEAVE_SOURCE_GROUP
-            };
-            // SAFETY: `req` is a live group_source_req and the length passed is its size.
-            let r = unsafe {
-                libc::setsockopt(
-                    socket.as_raw_fd(),
-                    libc::IPPROTO_IPV6,
-                    opt,
-                    (&req as *const libc::group_source_req).cast(),
-                    mem::size_of::<libc::group_source_req>() as libc::socklen_t,
-                )
-            };
-            if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-        }
-        _ => Err(einval()),
-    }
+    // SAFETY: group_source_req is plain data; all-zero is a valid value.
+    let mut req: libc::group_source_req = unsafe { mem::zeroed() };
+    req.gsr_interface = index;
+    copy_sockaddr(&SockAddr::from(group), &mut req.gsr_group);
+    copy_sockaddr(&SockAddr::from(source), &mut req.gsr_source);
+    let opt = if join {
+        libc::MCAST_JOIN_SOURCE_GROUP
+    } else {
+        libc::MCAST_LEAVE_SOURCE_GROUP
+    };
+    // SAFETY: `req` is a live group_source_req and the length passed is its size.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            opt,
+            (&req as *const libc::group_source_req).cast(),
+            mem::size_of::<libc::group_source_req>() as libc::socklen_t,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 fn copy_sockaddr(from: &SockAddr, to: &mut libc::sockaddr_storage) {

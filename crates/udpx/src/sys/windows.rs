@@ -25,7 +25,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io::{self, IoSlice};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::windows::io::{AsRawSocket, BorrowedSocket, FromRawSocket, OwnedSocket, RawSocket};
 use std::sync::OnceLock;
 use std::{mem, ptr};
@@ -34,7 +34,7 @@ use socket2::{Domain, MsgHdr, SockAddr, SockRef, Socket, Type};
 use windows_sys::Win32::NetworkManagement::IpHelper;
 use windows_sys::Win32::Networking::WinSock as ws;
 
-use crate::types::{Datagram, Family, RecvMeta};
+use crate::types::{Datagram, RecvMeta};
 
 /// Control-message space for one received datagram: packet info (v4 and v6 on a dual-stack
 /// socket), TOS, TTL and the coalesced segment size, with room to spare.
@@ -440,7 +440,7 @@ pub(crate) fn if_indextoname(index: u32) -> Option<String> {
 }
 
 /// Runs `f` on `socket` borrowed, or fails with `WSAENOTSOCK` when it is not a socket.
-fn with_socket<T>(socket: RawSocket, f: impl FnOnce(SockRef<'_>) -> T) -> io::Result<T> {
+pub(crate) fn with_socket<T>(socket: RawSocket, f: impl FnOnce(SockRef<'_>) -> T) -> io::Result<T> {
     if socket == ws::INVALID_SOCKET as RawSocket {
         return Err(os_error(ws::WSAENOTSOCK));
     }
@@ -477,16 +477,6 @@ pub(crate) fn dup_fd(socket: RawSocket) -> io::Result<Socket> {
     with_socket(socket, |s| s.try_clone())?
 }
 
-/// The family of `socket` if it is a UDP socket of an IP family; `WSAEINVAL` otherwise.
-pub(crate) fn udp_family(socket: RawSocket) -> io::Result<Family> {
-    let (ty, domain) = with_socket(socket, |s| (s.r#type(), s.local_addr().map(|a| a.domain())))?;
-    match (ty, domain) {
-        (Ok(Type::DGRAM), Ok(Domain::IPV4)) => Ok(Family::V4),
-        (Ok(Type::DGRAM), Ok(Domain::IPV6)) => Ok(Family::V6),
-        _ => Err(os_error(ws::WSAEINVAL)),
-    }
-}
-
 /// Dissolves a connected UDP socket's association: Winsock does that for a `connect` to the
 /// all-zero address of the socket's family (what libuv does too).
 pub(crate) fn disconnect(socket: &Socket) -> io::Result<()> {
@@ -497,58 +487,36 @@ pub(crate) fn disconnect(socket: &Socket) -> io::Result<()> {
     socket.connect(&SockAddr::from(any))
 }
 
-/// Joins or leaves a source-specific multicast group: socket2 for IPv4,
-/// `MCAST_JOIN_SOURCE_GROUP`/`MCAST_LEAVE_SOURCE_GROUP` for IPv6.
-pub(crate) fn set_source_membership(
+/// `MCAST_JOIN_SOURCE_GROUP` / `MCAST_LEAVE_SOURCE_GROUP` for the IPv6 source-specific group
+/// (`source`, `group`) on interface `index` (0: the stack's choice). The portable half, argument
+/// checks and IPv4, is `common::set_source_membership`.
+pub(crate) fn set_source_membership_v6(
     socket: &Socket,
-    source: SocketAddr,
-    group: SocketAddr,
-    iface: Option<SocketAddr>,
+    source: SocketAddrV6,
+    group: SocketAddrV6,
+    index: u32,
     join: bool,
 ) -> io::Result<()> {
-    let einval = || os_error(ws::WSAEINVAL);
-    match (source, group) {
-        (SocketAddr::V4(s), SocketAddr::V4(g)) => {
-            let ifa = match iface {
-                Some(SocketAddr::V4(i)) => *i.ip(),
-                Some(_) => return Err(einval()),
-                None => Ipv4Addr::UNSPECIFIED,
-            };
-            if join {
-                socket.join_ssm_v4(s.ip(), g.ip(), &ifa)
-            } else {
-                socket.leave_ssm_v4(s.ip(), g.ip(), &ifa)
-            }
-        }
-        (SocketAddr::V6(_), SocketAddr::V6(_)) => {
-            let index = match iface {
-                Some(SocketAddr::V6(i)) => i.scope_id(),
-                Some(_) => return Err(einval()),
-                None => 0,
-            };
-            // SAFETY: GROUP_SOURCE_REQ is plain data; all-zero is a valid value.
-            let mut req: ws::GROUP_SOURCE_REQ = unsafe { mem::zeroed() };
-            req.gsr_interface = index;
-            copy_sockaddr(&SockAddr::from(group), &mut req.gsr_group);
-            copy_sockaddr(&SockAddr::from(source), &mut req.gsr_source);
-            let opt = if join { ws::MCAST_JOIN_SOURCE_GROUP } else { ws::MCAST_LEAVE_SOURCE_GROUP } as i32;
-            // SAFETY: `req` is a live GROUP_SOURCE_REQ and the length passed is its size.
-            let r = unsafe {
-                ws::setsockopt(
-                    raw(socket),
-                    ws::IPPROTO_IPV6,
-                    opt,
-                    (&req as *const ws::GROUP_SOURCE_REQ).cast(),
-                    mem::size_of::<ws::GROUP_SOURCE_REQ>() as i32,
-                )
-            };
-            if r == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        }
-        _ => Err(einval()),
+    // SAFETY: GROUP_SOURCE_REQ is plain data; all-zero is a valid value.
+    let mut req: ws::GROUP_SOURCE_REQ = unsafe { mem::zeroed() };
+    req.gsr_interface = index;
+    copy_sockaddr(&SockAddr::from(group), &mut req.gsr_group);
+    copy_sockaddr(&SockAddr::from(source), &mut req.gsr_source);
+    let opt = if join { ws::MCAST_JOIN_SOURCE_GROUP } else { ws::MCAST_LEAVE_SOURCE_GROUP } as i32;
+    // SAFETY: `req` is a live GROUP_SOURCE_REQ and the length passed is its size.
+    let r = unsafe {
+        ws::setsockopt(
+            raw(socket),
+            ws::IPPROTO_IPV6,
+            opt,
+            (&req as *const ws::GROUP_SOURCE_REQ).cast(),
+            mem::size_of::<ws::GROUP_SOURCE_REQ>() as i32,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
