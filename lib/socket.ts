@@ -699,8 +699,9 @@ function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], addres
   const done = callback && ((err: number, sent: number) => {
     callback(err ? exceptionWithHostPort(err, 'send', address, port) : null, sent);
   });
-  // A port was validated (not 0) unless connected, when ip is null.
-  const err = state.handle.send(list, port, ip, done);
+  // As node:dgram's doSend: port 0 (the string "0" passes validation before 24.19.0/26.5.0)
+  // sends without an address, which an unconnected socket refuses with EDESTADDRREQ.
+  const err = state.handle.send(list, port, port ? ip : null, done);
   if (typeof err === 'object') {
     // Coalesced: the callback's tick takes node:dgram's place in the queue.
     if (callback) process.nextTick(afterCoalescedSend, err, callback, address, port);
