@@ -1,7 +1,8 @@
-//! The packed batch layout for sends: many datagrams back to back in one buffer, with one
+//! The packed batch layout: many datagrams back to back in one buffer. For sends, with one
 //! length per datagram, and optionally a destination per datagram given as an index into a
-//! list of hosts plus a port. A caller in another language (the Node binding) hands over one buffer
-//! and three integer arrays instead of one object per datagram.
+//! list of hosts plus a port: a caller in another language (the Node binding) hands over one
+//! buffer and three integer arrays instead of one object per datagram. For receives, the
+//! other way: one buffer of payloads and an (offset, length) view per datagram ([`put`]).
 //!
 //! Every length, index and port here comes from the caller and is checked: nothing is read
 //! outside `data`, and a short array is an error, not a panic.
@@ -71,6 +72,19 @@ pub fn destinations(
     Ok(out)
 }
 
+/// Copies `payload` into `out` at `*at` and moves `*at` past it: the receive side's layout,
+/// where each datagram is the view `(offset, length)` on one shared buffer. Returns that
+/// view, or `None` (nothing written, `*at` unchanged) when it does not fit in `out` or an
+/// offset would not fit in a u32.
+pub fn put(out: &mut [u8], at: &mut usize, payload: &[u8]) -> Option<(u32, u32)> {
+    let end = at.checked_add(payload.len())?;
+    let view = (u32::try_from(*at).ok()?, u32::try_from(payload.len()).ok()?);
+    u32::try_from(end).ok()?;
+    out.get_mut(*at..end)?.copy_from_slice(payload);
+    *at = end;
+    Some(view)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +112,34 @@ mod tests {
 
     proptest! {
         #![proptest_config(crate::test_support::proptest_config())]
+
+        /// The receive layout: payloads put one after another into a buffer read back whole
+        /// through their views; the first that does not fit is refused and changes nothing.
+        #[test]
+        fn put_views_give_the_payloads_back(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..10),
+            room in 0usize..300,
+        ) {
+            let mut out = vec![0xAAu8; room];
+            let mut at = 0usize;
+            let mut views = Vec::new();
+            for p in &payloads {
+                let before = (at, out.clone());
+                match put(&mut out, &mut at, p) {
+                    Some(v) => views.push((v, p)),
+                    None => {
+                        prop_assert!(before.0 + p.len() > room);
+                        prop_assert_eq!((at, &out), (before.0, &before.1));
+                    }
+                }
+            }
+            let mut expect_at = 0u32;
+            for ((off, len), p) in views {
+                prop_assert_eq!(off, expect_at);
+                prop_assert_eq!(&out[off as usize..(off + len) as usize], &p[..]);
+                expect_at += len;
+            }
+        }
 
         /// Any lengths against any buffer: the datagrams lie inside it, back to back, and
         /// `None` comes exactly when their sum passes its end.

@@ -1,5 +1,6 @@
 //! The packed batch JS hands the binding for `sendBatch`: one buffer, a u32 length per
-//! datagram, and per datagram a port and an index into the distinct hosts. Input: counts
+//! datagram, and per datagram a port and an index into the distinct hosts; and the way back,
+//! received payloads put into one buffer as (offset, length) views for JS. Input: counts
 //! (datagrams, hosts) in two bytes, then u32 lengths, ports and indices (LE), a byte per
 //! host (0: did not parse, else a v4 or v6 address), then the data. Nothing may panic or
 //! read outside the data; datagrams are back to back; destinations follow the indices.
@@ -46,6 +47,22 @@ fuzz_target!(|input: &[u8]| {
     for c in &chunks {
         assert_eq!(c.as_ptr(), data[off..].as_ptr());
         off += c.len();
+    }
+
+    // The receive layout: the same datagrams put into a buffer that fits them all, or one
+    // byte short (odd n): views read them back; the one that does not fit changes nothing.
+    let room = (sum as usize).saturating_sub(usize::from(n % 2 == 1));
+    let mut out = vec![0u8; room];
+    let mut at = 0usize;
+    for c in &chunks {
+        let before = at;
+        match packed::put(&mut out, &mut at, c) {
+            Some((o, l)) => {
+                assert_eq!((o as usize, l as usize), (before, c.len()));
+                assert_eq!(&out[o as usize..o as usize + l as usize], *c);
+            }
+            None => assert!(before + c.len() > room && at == before),
+        }
     }
 
     match packed::destinations(&hosts, &ports, &host_index, chunks.len()) {
