@@ -24,6 +24,7 @@ import test from 'ava';
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { DEADLINE_SCALE, limiter, runNode, scriptFile } from './helpers';
+import { versions } from '../lib/versions';
 
 const UDPX = path.resolve(__dirname, '../index.js');
 const SEEDS = [0x5eed0001, 0x00c0ffee, 0x0badf00d];
@@ -166,7 +167,10 @@ const bindPort = () => pick(bindPorts);
 const destAddresses = [
   () => '127.0.0.1', () => '127.0.0.1', () => '::1', () => '::1', () => 'localhost', () => '::ffff:127.0.0.1',
   () => '', () => undefined, () => null, () => 'no.such.host.invalid', () => '127.0.0.1\0junk',
-  () => 'h'.repeat(10000), () => '192.0.2.1', () => 1234, () => ({}), () => Symbol('a'), () => [],
+  // 192.0.2.1 (TEST-NET-1) reaches the stand-in lookup below, which fails it, as long as the
+  // default lookup asks dns.lookup; from 24.19.0/26.5.0 it answers IP literals itself, and a
+  // send would leave loopback, so it is no destination there.
+  () => 'h'.repeat(10000), ...(${String(versions.defaultLookupSkipsLiterals)} ? [] : [() => '192.0.2.1']), () => 1234, () => ({}), () => Symbol('a'), () => [],
   () => toStringThrows(), () => true,
 ];
 const destAddress = () => pick(destAddresses);
@@ -676,8 +680,14 @@ test('addMembership/dropMembership with a valid group and a bad interface: the s
   );
 });
 
-// node:dgram hands the value to C++, which converts it with ToString: a Symbol throws.
-test('a Symbol as multicast or interface address throws TypeError, as node:dgram', async (t) => {
+// node:dgram hands the value to C++, which converts it with ToString: a Symbol throws. From
+// Node 22 the group's exception is dropped and the call fails with EINVAL (see
+// versions.membershipGroupToStringDeferred); the interface's still propagates.
+const symbolGroup = (call: string, label: string) =>
+  versions.membershipGroupToStringDeferred
+    ? `${label} threw Error EINVAL ${call} EINVAL`
+    : `${label} threw TypeError undefined Cannot convert a Symbol value to a string`;
+test('a Symbol as multicast or interface address throws as node:dgram of this Node does', async (t) => {
   await sameOutput(
     t,
     `
@@ -688,8 +698,8 @@ test('a Symbol as multicast or interface address throws TypeError, as node:dgram
     tryIt('ssm interface', () => s.addSourceSpecificMembership('127.0.0.1', '232.1.1.1', Symbol('i')));
     s.close();`,
     [
-      'group threw TypeError undefined Cannot convert a Symbol value to a string',
-      'drop group threw TypeError undefined Cannot convert a Symbol value to a string',
+      symbolGroup('addMembership', 'group'),
+      symbolGroup('dropMembership', 'drop group'),
       'interface threw TypeError undefined Cannot convert a Symbol value to a string',
       'ssm interface threw TypeError undefined Cannot convert a Symbol value to a string',
     ],

@@ -42,11 +42,13 @@ async function ok(what: string, run: Promise<Run>): Promise<string> {
   return r.stdout;
 }
 
-// The npm that came with this node (its CLI script, run by this node).
+// The npm that came with this node (its CLI script, run by this node), or UDPX_NPM_CLI: the
+// npm packages of Node (used for Node 22/24/26 in CI) ship no npm, so CI names the host's.
 const NPM_CLI = [
+  process.env.UDPX_NPM_CLI ?? '',
   path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
   path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'bin', 'npm-cli.js'),
-].find((p) => fs.existsSync(p));
+].find((p) => p !== '' && fs.existsSync(p));
 
 // Sends one datagram to itself and prints what came back (bounded: gives up after 5 s).
 const ROUND_TRIP_BODY = `

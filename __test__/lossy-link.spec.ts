@@ -23,10 +23,9 @@
 // made for lack of permission, or nft is missing (and netem too), one test says so.
 
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { deleteNamespaces, linkNamespaces, nodeIn } from './netns';
+import { deleteNamespaces, inNs, linkNamespaces, NFT, nodeIn, udpCounters } from './netns';
 
 const UDPX = path.join(__dirname, '..', 'index.js');
 const A = `udpxlA${process.pid}`;
@@ -36,19 +35,6 @@ const P = 7100; // the group's port
 const P2 = 7101; // unicast, to the slow receiver
 const N = 600;
 const SIZE = 100;
-
-// By absolute path: under npm, `nft` on PATH is @vercel/nft from node_modules/.bin.
-const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/local/sbin/nft'].find((f) => fs.existsSync(f));
-
-const inNs = (ns: string, ...args: string[]) =>
-  execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-
-function udpCounters(ns: string): Record<string, number> {
-  const lines = inNs(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp: '));
-  const names = lines[0].split(/\s+/).slice(1);
-  const values = lines[1].split(/\s+/).slice(1).map(Number);
-  return Object.fromEntries(names.map((n, i) => [n, values[i]]));
-}
 
 /** Packet counters of the named nft counters (`counter name "x"`) of a namespace's table. */
 function nftCounters(ns: string, family: 'inet' | 'ip', table: string): Record<string, number> {
@@ -134,7 +120,6 @@ s.bind(${P2}, '10.82.0.2', () => console.log('ready'));
 
 /** Starts `script` in `ns`, waits for its 'ready' line; `result` resolves with its last line. */
 function startReceiver(ns: string, script: string): Promise<{ result: Promise<any> }> {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolveReady, rejectReady) => {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -2,6 +2,7 @@
 // qdiscs) rather than loopback; and running a node script inside one of them.
 
 import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 
 export function run(...args: string[]): void {
   execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,3 +61,21 @@ export function nodeIn(ns: string, script: string, timeoutMs = 20000): Promise<s
     });
   });
 }
+
+/** Runs a command inside `ns` and returns its stdout. */
+export const inNs = (ns: string, ...args: string[]): string =>
+  execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+
+/** The Udp counters of a namespace's /proc/net/snmp (InDatagrams, SndbufErrors, ...). */
+export function udpCounters(ns: string): Record<string, number> {
+  const lines = inNs(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp: '));
+  const names = lines[0].split(/\s+/).slice(1);
+  const values = lines[1].split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(names.map((n, i) => [n, values[i]]));
+}
+
+/**
+ * nftables' command, by absolute path: under npm, PATH starts with node_modules/.bin, where
+ * an unrelated `nft` (@vercel/nft, a file tracer pulled in by the napi CLI) answers instead.
+ */
+export const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/local/sbin/nft', '/usr/bin/nft'].find((f) => fs.existsSync(f));

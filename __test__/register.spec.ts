@@ -15,6 +15,7 @@ const REGISTER = path.join(__dirname, '..', 'lib', 'register', 'index.js');
 const REGISTER_URL = pathToFileURL(REGISTER).href;
 const CHILD_MS = 10_000;
 const MARK = '@@result ';
+const HOOKS_MARK = '@@hooks ';
 
 interface Run {
   code: number | null;
@@ -127,6 +128,18 @@ test.before(() => {
       `  rt }));\n`,
   );
 
+  // Preloaded before udpx/register: records which hook API it calls.
+  write(
+    'spy.cjs',
+    `const m = require('node:module');\n` +
+      `const calls = [];\n` +
+      `for (const k of ['register', 'registerHooks']) {\n` +
+      `  const f = m[k];\n` +
+      `  if (typeof f === 'function') m[k] = function (...a) { calls.push(k); return f.apply(this, a); };\n` +
+      `}\n` +
+      `process.on('exit', () => console.log(${JSON.stringify(HOOKS_MARK)} + JSON.stringify(calls)));\n`,
+  );
+
   // `node -r` also applies in worker threads.
   write(
     'worker.cjs',
@@ -153,6 +166,7 @@ const CJS_ALL = {
 function checkCjs(t: any, r: Run) {
   if (!r.result) t.log(`code ${r.code} signal ${r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   t.is(r.code, 0);
+  t.notRegex(r.stderr, /Warning/, 'no warning (DeprecationWarning, ExperimentalWarning) is printed');
   const { builtin, ...rest } = r.result ?? {};
   t.deepEqual(rest, CJS_ALL);
   // process.getBuiltinModule exists from Node 20.16 / 22.3; where it does, it is redirected too.
@@ -162,6 +176,7 @@ function checkCjs(t: any, r: Run) {
 function checkEsm(t: any, r: Run) {
   if (!r.result) t.log(`code ${r.code} signal ${r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   t.is(r.code, 0);
+  t.notRegex(r.stderr, /Warning/, 'no warning (DeprecationWarning, ExperimentalWarning) is printed');
   const res = r.result ?? {};
   t.deepEqual(res.nsKeys, res.udpxKeys, 'the ESM namespace has exactly udpx exports + default');
   t.true(res.nsKeys?.includes('createSocket') && res.nsKeys?.includes('Socket'));
@@ -227,3 +242,21 @@ test('a process with register and nothing else exits by itself', async (t) => {
   t.is(r.code, 0, r.stderr);
   t.is(r.result, 1);
 });
+
+// Node 26 deprecates module.register() (DEP0205, a runtime DeprecationWarning); the in-thread
+// module.registerHooks() (22.15.0) replaces it. udpx/register must take registerHooks wherever
+// this Node has it, and module.register() only where it does not (Node 20).
+const hasRegisterHooks = typeof (require('node:module') as { registerHooks?: unknown }).registerHooks === 'function';
+const HOOK_API = hasRegisterHooks ? 'registerHooks' : 'register';
+
+for (const [how, args] of [
+  ['-r', ['-r', REGISTER]],
+  ['--import', ['--import', REGISTER_URL]],
+] as const) {
+  test(`${how} register on Node ${process.versions.node}: ESM hooks through module.${HOOK_API}, and no warning`, async (t) => {
+    const r = await run(['--throw-deprecation', '-r', './spy.cjs', ...args, 'app.mjs'], dir);
+    checkEsm(t, r);
+    const line = r.stdout.split('\n').find((l) => l.startsWith(HOOKS_MARK));
+    t.deepEqual(line && JSON.parse(line.slice(HOOKS_MARK.length)), [HOOK_API]);
+  });
+}

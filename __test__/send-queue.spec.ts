@@ -49,6 +49,39 @@ async function runIn(impl: string): Promise<any> {
   return JSON.parse(await nodeIn(A, script(impl)));
 }
 
+// A run that cannot go out as one GSO send (two sizes, two destinations): udpx sends it
+// with sendmmsg, and the kernel's EAGAIN comes in the middle of it. The queue is always
+// the last sends issued (they were all issued in one go), so its size is theirs.
+const mixedScript = (impl: string) => `
+const d = ${impl === 'node' ? "require('node:dgram')" : `require(${JSON.stringify(UDPX)})`};
+const s = d.createSocket({ type: 'udp4', sendBufferSize: 4096 });
+const N = 150;
+const size = (i) => (i % 3 === 0 ? 800 : 1000);
+const out = { maxCount: 0, sizesMatch: true, order: [], errors: 0, drains: 0 };
+s.on('drain', () => { out.drains++; });
+s.bind(0, '10.79.0.1', () => {
+  let done = 0;
+  const sample = () => {
+    const c = s.getSendQueueCount(), z = s.getSendQueueSize();
+    let want = 0;
+    for (let k = N - c; k < N; k++) want += size(k);
+    if (z !== want) out.sizesMatch = false;
+    if (c > out.maxCount) out.maxCount = c;
+  };
+  for (let i = 0; i < N; i++) {
+    s.send(Buffer.alloc(size(i), i), i % 2 ? 9998 : 9999, '10.79.0.2', (err, n) => {
+      out.order.push(i);
+      if (err || n !== size(i)) out.errors++;
+      sample();
+      if (++done === N) {
+        out.final = [s.getSendQueueCount(), s.getSendQueueSize()];
+        setImmediate(() => { s.close(); console.log(JSON.stringify(out)); });
+      }
+    });
+  }
+});
+`;
+
 const failure = linkNamespaces({ ns: A, dev: 'qa0', cidr: '10.79.0.1/24' }, { ns: B, dev: 'qb0', cidr: '10.79.0.2/24' });
 if (failure === null) {
   // 1 Mbit/s with room for 100 KB in the qdisc: the socket's 4 KiB send buffer fills first.
@@ -81,5 +114,19 @@ if (failure !== null) {
     t.is(tail(udpx.seq), tail(node.seq));
     t.is(tail(node.seq), 'ct'.repeat(20));
     t.is(udpx.countAtDrain, 0);
+  });
+
+  test('EAGAIN in the middle of a run of mixed sizes and destinations: the rest queues, in order', async (t) => {
+    const node = JSON.parse(await nodeIn(A, mixedScript('node')));
+    const udpx = JSON.parse(await nodeIn(A, mixedScript('udpx')));
+    const expectedOrder = Array.from({ length: 150 }, (_, i) => i);
+    for (const [name, r] of [['node:dgram', node], ['udpx', udpx]] as const) {
+      t.true(r.maxCount > 0, `${name}: the kernel pushed back, so sends were queued`);
+      t.true(r.sizesMatch, `${name}: the queue holds the last sends, their bytes counted`);
+      t.deepEqual(r.order, expectedOrder, `${name}: callbacks in send order`);
+      t.is(r.errors, 0, `${name}: every send completed with its byte count`);
+      t.deepEqual(r.final, [0, 0], `${name}: the queue is empty at the end`);
+      t.true(r.drains >= (name === 'udpx' ? 1 : 0), `${name}: drain`);
+    }
   });
 }

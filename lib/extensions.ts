@@ -101,7 +101,7 @@ export function enableRecvErrors(socket: Socket, on: boolean): number {
     }) as (arg?: unknown) => unknown);
     if (err) return err;
   }
-  const err = native.setRecvErrors(on);
+  const err = socket[kState].handle!.setRecvErrors(on);
   if (!on || err) native.setIcmpErrorHandler(null);
   return err;
 }

@@ -5,6 +5,7 @@
 import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
+import { addPending, flushPending, joinRun, PendingSend } from './coalesce';
 import { errno, NativeSocket, reportUncaught } from './native';
 
 /**
@@ -142,8 +143,20 @@ const EMPTY = new Uint32Array(0);
 /** Segments up to this size are copied together before a GSO send. */
 const SMALL_SEGMENT = 512;
 
+/** Equal-size datagrams to one destination go out as one GSO send from this many on. */
+const MIN_GSO_RUN = 2;
+/** Datagrams over this size are not gathered into GSO sends (a few per call anyway). */
+const MAX_GSO_SEGMENT = 8192;
+
+/** Per-datagram arrays of a plain coalesced send, reused. */
+const runLengths = new Uint32Array(WINDOW);
+const runPorts = new Uint32Array(WINDOW);
+const runHostIndex = new Uint32Array(WINDOW);
+const runHosts: string[] = [];
+
 export class Handle {
-  readonly native: NativeSocket;
+  /** The binding's socket; sends use it directly, everything else through `native`. */
+  private readonly sock: NativeSocket;
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   private connected = false;
@@ -160,9 +173,15 @@ export class Handle {
   private queue: QueuedSend[] = [];
   private queueBytes = 0;
   private closed = false;
+  /** The lookup is Node's dns.lookup, which answers IP literals itself (see literalOf). */
+  private literalLookup = false;
+  private lastLiteral: string | null = null;
+  private lastLiteralFamily = 0;
+  /** Sends are coalesced per tick (see coalesce.ts) unless IP_RECVERR is on. */
+  private coalesce = true;
 
   constructor(readonly ipv6: boolean, lookup: LookupFn) {
-    this.native = new NativeSocket(ipv6);
+    this.sock = new NativeSocket(ipv6);
     const fallback = ipv6 ? '::1' : '127.0.0.1';
     const family = ipv6 ? 6 : 4;
     if (lookup !== builtinLookup) {
@@ -171,21 +190,49 @@ export class Handle {
     }
     // dns.lookup answers an IP literal on the next tick without resolving anything; doing
     // just that (with the last literal remembered) keeps its timing and skips its cost.
-    let literal: string | null = null;
-    let literalFamily = 0;
+    this.literalLookup = true;
     this.lookup = (address, cb) => {
-      const host = address || fallback;
-      if (typeof host === 'string') {
-        const fam = host === literal ? literalFamily : isIP(host);
-        if (fam !== 0) {
-          literal = host;
-          literalFamily = fam;
-          process.nextTick(cb, null, host, fam);
-          return;
-        }
+      const host = this.literalOf(address);
+      if (host !== null) {
+        process.nextTick(cb, null, host, this.lastLiteralFamily);
+        return;
       }
-      lookup(host, family, cb as any);
+      lookup(address || fallback, family, cb as any);
     };
+  }
+
+  /**
+   * `address` (or the default address) when it is an IP literal that this socket's lookup
+   * answers with itself on the next tick: a send can queue that tick itself, with no
+   * closure. Null otherwise.
+   */
+  literalOf(address: unknown): string | null {
+    if (!this.literalLookup) return null;
+    const host = address || (this.ipv6 ? '::1' : '127.0.0.1');
+    if (typeof host !== 'string') return null;
+    if (host === this.lastLiteral) return host;
+    const fam = isIP(host);
+    if (fam === 0) return null;
+    this.lastLiteral = host;
+    this.lastLiteralFamily = fam;
+    return host;
+  }
+
+  /**
+   * The binding's socket, for anything but a send: what sends are pending in this tick go
+   * to the kernel first, as on node:dgram they already have (a state change, an option, a
+   * queue size or a stats read must come after them).
+   */
+  get native(): NativeSocket {
+    flushPending();
+    return this.sock;
+  }
+
+  /** IP_RECVERR on or off; with it on, an ICMP error is reported by the send after it, so sends are not coalesced. */
+  setRecvErrors(on: boolean): number {
+    const err = this.native.setRecvErrors(on);
+    if (err === 0) this.coalesce = !on;
+    return err;
   }
 
   // Node's UDP handle methods, under their names (a closed socket's null handle then fails
@@ -348,15 +395,21 @@ export class Handle {
    * Sends `list` as one datagram. Returns bytes + 1 on synchronous success, 0 when queued
    * (then `done` runs from the event loop), or a negative errno.
    */
-  send(list: Buffer[], port: number, ip: string | null, done: ((err: number, sent: number) => void) | undefined): number {
+  send(list: Buffer[], port: number, ip: string | null, done: ((err: number, sent: number) => void) | undefined): number | PendingSend {
     for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
-    port = port | 0;
     // A lookup that yields a non-string: node:dgram's C++ aborts on it; udpx reports it.
     if (ip !== null && typeof ip !== 'string') return EINVAL;
     // libuv's checks before any send.
     if (ip !== null && this.connected) return EISCONN;
     if (ip === null && !this.connected) return EDESTADDRREQ;
-    const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.native.send(list, port, ip ?? undefined);
+    // Not on a connected socket: on loopback an ICMP error raised during a sendmmsg is
+    // taken by the next message, and node:dgram's ECONNREFUSED would be lost.
+    if (ip !== null && list.length === 1 && this.coalesce && this.queue.length === 0 && !NO_TRY_SEND && joinRun()) {
+      return addPending(this, list[0], port, ip, done);
+    }
+    // Earlier sends, of any socket, leave first.
+    flushPending();
+    const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.sock.send(list, ip === null ? 0 : port, ip ?? undefined);
     if (this.queue.length === 0 && !NO_TRY_SEND) {
       const r = attempt();
       if (r >= 0) return r + 1;
@@ -378,15 +431,108 @@ export class Handle {
     for (let i = from; i < to; i++) size += list[i].length;
     if (!this.scratch || this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
     let off = 0;
-    for (let i = from; i < to; i++) off += list[i].copy(this.scratch, off);
+    for (let i = from; i < to; i++) {
+      const b = list[i];
+      this.scratch.set(b, off);
+      off += b.length;
+    }
     return this.scratch.subarray(0, off);
   }
 
+  /**
+   * Sends `list[from..to]`, pending sends of this socket in order, and sets each one's
+   * result as node:dgram's own send would have had it: runs of equal-size datagrams to one
+   * destination in GSO sends, the rest with sendmmsg; after a partial send the next
+   * datagram is tried again on its own, so a failure is that datagram's own errno. From
+   * the first EAGAIN on (or when the queue already holds sends) they wait in the queue, as
+   * in libuv's, which every later send joins until it drains.
+   */
+  sendRun(list: PendingSend[], from: number, to: number, data: Buffer): void {
+    let i = from;
+    while (i < to) {
+      if (this.queue.length > 0 || this.closed) {
+        for (; i < to; i++) this.queuePending(list[i]);
+        return;
+      }
+      const gsoEnd = gsoRunEnd(list, i, to);
+      if (gsoEnd - i >= MIN_GSO_RUN) {
+        const first = list[i];
+        const r = this.sock.sendSegments([payloads(list, i, gsoEnd, data)], first.length, first.port, first.ip);
+        if (r > 0) {
+          for (const end = i + r; i < end; i++) list[i].result = list[i].length + 1;
+          if (i === gsoEnd) continue;
+        }
+        // What the GSO sends did not take goes plain, where each datagram gets its own outcome.
+        i = this.sendPlain(list, i, gsoEnd, to, data);
+        continue;
+      }
+      // Single datagrams up to the next run of equal ones.
+      let end = i + 1;
+      while (end < to && end - i < WINDOW && gsoRunEnd(list, end, Math.min(to, end + MIN_GSO_RUN)) - end < MIN_GSO_RUN) end++;
+      i = this.sendPlain(list, i, end, to, data);
+    }
+  }
+
+  /**
+   * Sends `list[from..end]` with sendmmsg until done or EAGAIN (then all of `list[..to]`
+   * from there waits in the queue). Returns where it stopped.
+   */
+  private sendPlain(list: PendingSend[], from: number, end: number, to: number, data: Buffer): number {
+    let i = from;
+    while (i < end) {
+      const n = Math.min(end - i, WINDOW);
+      if (n === 1) {
+        // One datagram (a reply, a lone send): the cached destination, no arrays.
+        const p = list[i];
+        const r = this.sendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
+        if (r === EAGAIN) {
+          for (; i < to; i++) this.queuePending(list[i]);
+          return to;
+        }
+        p.result = r >= 0 ? p.length + 1 : r;
+        i++;
+        continue;
+      }
+      runHosts.length = 0;
+      for (let k = 0; k < n; k++) {
+        const p = list[i + k];
+        runLengths[k] = p.length;
+        runPorts[k] = p.port;
+        let h = runHosts.length - 1;
+        while (h >= 0 && runHosts[h] !== p.ip) h--;
+        if (h < 0) h = runHosts.push(p.ip) - 1;
+        runHostIndex[k] = h;
+      }
+      const r = this.sock.sendBatch(payloads(list, i, i + n, data), runLengths.subarray(0, n), runPorts.subarray(0, n), runHosts, runHostIndex.subarray(0, n));
+      if (r > 0) {
+        for (const stop = i + r; i < stop; i++) list[i].result = list[i].length + 1;
+      } else if (r === EAGAIN) {
+        for (; i < to; i++) this.queuePending(list[i]);
+        return to;
+      } else {
+        // The first datagram failed on its own (after a partial send, tried again alone).
+        list[i++].result = r < 0 ? r : EINVAL;
+      }
+    }
+    return i;
+  }
+
+  /** A pending send the kernel would not take now: into the queue, as libuv's. */
+  private queuePending(p: PendingSend): void {
+    const { buf, port, ip, done } = p;
+    const bytes = p.length;
+    p.result = this.closed ? errno.EBADF : this.enqueue({
+      attempt: () => this.sendOne(buf, port, ip),
+      finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? bytes : r),
+      bytes,
+    });
+  }
+
   /** One buffer, the common case: the destination crosses into native code only when it changes. */
-  private sendOne(buf: Buffer, port: number, ip: string | null): number {
-    if (ip === null) return this.native.sendOne(buf, false);
+  private sendOne(buf: Uint8Array, port: number, ip: string | null): number {
+    if (ip === null) return this.sock.sendOne(buf, false);
     if (ip !== this.destIp || port !== this.destPort) {
-      const err = this.native.setDestination(ip, port);
+      const err = this.sock.setDestination(ip, port);
       if (err) {
         this.destIp = null;
         return err;
@@ -394,7 +540,7 @@ export class Handle {
       this.destIp = ip;
       this.destPort = port;
     }
-    return this.native.sendOne(buf, true);
+    return this.sock.sendOne(buf, true);
   }
 
   /**
@@ -449,7 +595,7 @@ export class Handle {
 
   private enqueue(req: QueuedSend): number {
     if (this.queue.length === 0) {
-      const w = this.native.wantWritable(true);
+      const w = this.sock.wantWritable(true);
       if (w < 0) return w;
     }
     this.queue.push(req);
@@ -502,34 +648,38 @@ export class Handle {
     }) as (arg?: unknown) => unknown : null);
   }
 
+  // What node:dgram's queue holds now: the pending sends have met the kernel there.
   getSendQueueSize(): number {
+    flushPending();
     return this.queueBytes;
   }
 
   getSendQueueCount(): number {
+    flushPending();
     return this.queue.length;
   }
 
   ref(): void {
-    this.native.setRef(true);
+    this.sock.setRef(true);
     this.keepAlive?.ref();
   }
 
   unref(): void {
-    this.native.setRef(false);
+    this.sock.setRef(false);
     this.keepAlive?.unref();
   }
 
   hasRef(): boolean {
-    return this.native.hasRef();
+    return this.sock.hasRef();
   }
 
   close(): void {
     if (this.closed) return;
+    flushPending();
     this.closed = true;
     if (this.keepAlive) clearInterval(this.keepAlive);
     this.keepAlive = null;
-    this.native.close();
+    this.sock.close();
     this.owner = null;
     const pending = this.queue;
     this.queue = [];
@@ -541,6 +691,34 @@ export class Handle {
       });
     }
   }
+}
+
+/** The payloads of `list[from..to]`, back to back in `data`. */
+function payloads(list: PendingSend[], from: number, to: number, data: Buffer): Buffer {
+  const last = list[to - 1];
+  return data.subarray(list[from].offset, last.offset + last.length);
+}
+
+/**
+ * The end of the run of pending sends from `from` (before `to`) that can go out as one GSO
+ * send: one destination, one size but a shorter last one.
+ */
+function gsoRunEnd(list: PendingSend[], from: number, to: number): number {
+  const first = list[from];
+  const size = first.length;
+  if (size === 0 || size > MAX_GSO_SEGMENT) return from + 1;
+  let j = from + 1;
+  while (j < to) {
+    const p = list[j];
+    if (p.ip !== first.ip || p.port !== first.port) break;
+    const len = p.length;
+    if (len !== size) {
+      if (len > 0 && len < size) j++;
+      break;
+    }
+    j++;
+  }
+  return j;
 }
 
 /**

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { DatagramBatch } from './batch';
 import { checkBlockList, isBlocked } from './blocklist';
 import { bindArgs, bindCallback, bindsFd, Callback, sendArgs } from './call-forms';
+import { flushPending, PendingSend, UNSENT } from './coalesce';
 import { bindServerHandle, isClusterWorker, releaseServerHandle, uvBindFlags } from './cluster';
 import {
   ERR_INVALID_ARG_VALUE,
@@ -64,22 +65,34 @@ const SEND_BUFFER = false;
 const BIND_ERROR_EVENT: string | symbol = versions.bindErrorsNotSwallowed ? EventEmitter.errorMonitor : 'error';
 
 /**
- * The multicast group for the handle, which converts it with ToString as the C++ handle
- * does; where Node goes on after a failed conversion (versions.membershipGroupToStringDeferred):
- * without an interface '' (the handle refuses it with EINVAL), with one the interface is
- * converted and the last exception thrown.
+ * The multicast group and interface for the handle, converted with ToString as the C++ handle
+ * does (measured on the binaries, see versions.membershipGroupToStringDeferred). When the
+ * group's conversion throws:
+ * - before that change, the interface is converted too: its exception propagates if it
+ *   throws, else the group's;
+ * - from it, a string interface leaves the group's exception to propagate; any other
+ *   interface is converted (undefined and null too), which drops the group's exception: that
+ *   conversion's own exception propagates, or the call goes on with '' as the group (the
+ *   handle refuses it with EINVAL).
  */
-const membershipGroup: (group: unknown, iface: unknown) => unknown = versions.membershipGroupToStringDeferred
+const membershipArgs: (group: unknown, iface: unknown) => [unknown, unknown] = versions.membershipGroupToStringDeferred
   ? (group, iface) => {
     try {
-      return `${group}`;
+      return [`${group}`, iface];
     } catch (err) {
-      if (iface === undefined || iface === null) return '';
-      void `${iface}`;
-      throw err;
+      if (typeof iface === 'string') throw err;
+      const converted = `${iface as string}`;
+      return ['', iface === undefined || iface === null ? iface : converted];
     }
   }
-  : (group) => group;
+  : (group, iface) => {
+    try {
+      return [`${group}`, iface];
+    } catch (err) {
+      void `${iface as string}`;
+      throw err;
+    }
+  };
 
 /**
  * The lookup a socket uses when given none: dns.lookup as it is at creation, or (see
@@ -354,9 +367,15 @@ export class Socket extends EventEmitter implements HandleOwner {
       return;
     }
 
-    const afterDns = (ex: any, ip: string | null) => doSend(ex, this, ip, list!, address, port, callback);
-    if (!connected) state.handle!.lookup(address, afterDns);
-    else afterDns(null, null);
+    if (connected) {
+      doSend(null, this, null, list, address, port, callback);
+      return;
+    }
+    const handle = state.handle!;
+    const literal = handle.literalOf(address);
+    // The lookup's own tick, without its closure.
+    if (literal !== null) process.nextTick(doSend, null, this, literal, list, address, port, callback);
+    else handle.lookup(address, (ex, ip) => doSend(ex, this, ip, list, address, port, callback));
   }
 
   close(callback?: Callback): this {
@@ -439,14 +458,16 @@ export class Socket extends EventEmitter implements HandleOwner {
   addMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = handleOf(this).addMembership(membershipGroup(multicastAddress, interfaceAddress), interfaceAddress);
+    const [group, iface] = membershipArgs(multicastAddress, interfaceAddress);
+    const err = handleOf(this).addMembership(group as string, iface as string | undefined);
     if (err) throw errnoException(err, 'addMembership');
   }
 
   dropMembership(multicastAddress: string, interfaceAddress?: string): void {
     healthCheck(this);
     if (!multicastAddress) throw ERR_MISSING_ARGS('multicastAddress');
-    const err = handleOf(this).dropMembership(membershipGroup(multicastAddress, interfaceAddress), interfaceAddress);
+    const [group, iface] = membershipArgs(multicastAddress, interfaceAddress);
+    const err = handleOf(this).dropMembership(group as string, iface as string | undefined);
     if (err) throw errnoException(err, 'dropMembership');
   }
 
@@ -678,7 +699,13 @@ function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], addres
   const done = callback && ((err: number, sent: number) => {
     callback(err ? exceptionWithHostPort(err, 'send', address, port) : null, sent);
   });
-  const err = state.handle.send(list, port, port ? ip : null, done);
+  // A port was validated (not 0) unless connected, when ip is null.
+  const err = state.handle.send(list, port, ip, done);
+  if (typeof err === 'object') {
+    // Coalesced: the callback's tick takes node:dgram's place in the queue.
+    if (callback) process.nextTick(afterCoalescedSend, err, callback, address, port);
+    return;
+  }
   if (err >= 1) {
     // Synchronous finish: bytes + 1, so that 0 bytes is told apart from "queued".
     if (callback) process.nextTick(callback, null, err - 1);
@@ -688,6 +715,15 @@ function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], addres
     // Not emitted as 'error': the callback gets it (dgram_legacy.js compatibility).
     process.nextTick(callback, exceptionWithHostPort(err, 'send', address, port));
   }
+}
+
+/** A coalesced send's callback, with the outcome its flush gave it (see coalesce.ts). */
+function afterCoalescedSend(p: PendingSend, callback: Callback, address: any, port: number): void {
+  if (p.result === UNSENT) flushPending();
+  const r = p.result;
+  if (r >= 1) callback(null, r - 1);
+  else if (r < 0 && r !== UNSENT) callback(exceptionWithHostPort(r, 'send', address, port));
+  // 0: it waits in the socket's queue, whose completion calls back.
 }
 
 function socketCloseNT(self: Socket): void {

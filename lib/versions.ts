@@ -61,11 +61,11 @@ export const versions = {
   asyncDisposeAwaits: cameIn('22.0.0'),
   /**
    * addMembership/dropMembership when ToString of the group throws (a Symbol, a throwing
-   * toString): the C++ handle goes on instead of throwing at once. Without an interface
-   * the exception is dropped and the call fails with EINVAL; with one, the interface is
-   * converted too and the last exception thrown (the interface's, else the group's)
-   * propagates. Measured on the binaries: 20.20.2 throws the group's at once (the interface
-   * untouched); 22.0.0, 22.21.0, 24.9.0, 24.22.3 and 26.12.1 behave as described.
+   * toString): the C++ handle goes on with the interface. Before: the interface is converted
+   * and its exception propagates, else the group's (20.20.2). After: a string interface
+   * leaves the group's exception; any other (undefined and null too) is converted, which
+   * drops the group's: the conversion's own exception propagates, else the call fails with
+   * EINVAL ('' as the group). Measured on 20.20.2, 22.0.0, 22.21.0, 24.9.0, 24.22.3, 26.12.1.
    */
   membershipGroupToStringDeferred: cameIn('22.0.0'),
   /**

@@ -1,6 +1,8 @@
-// ESM loader hooks for udpx/register (registered by index.ts with module.register()).
-// They run on Node's loader thread: udpx's location and export names come in through
-// `initialize`, and udpx itself is only ever loaded on the main thread (by the module below).
+// ESM loader hooks for udpx/register, registered by index.ts with module.registerHooks()
+// (in-thread, synchronous) where Node has it, else with module.register() (on Node's loader
+// thread). Either way udpx's location and export names come in through `initialize`, and udpx
+// itself is only ever loaded on the main thread (by the module below). The hooks never wait,
+// so the same functions serve both APIs.
 
 import { pathToFileURL } from 'node:url';
 

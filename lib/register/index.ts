@@ -52,19 +52,29 @@ if (!g[INSTALLED]) {
     };
   }
 
-  // ESM: `import ... from 'dgram'` never reaches Module._load. Resolve/load hooks (Node >= 20.6,
-  // module.register; they run on the loader thread) map the specifier to a small ES module that
-  // re-exports this very CommonJS module object: default export = require('dgram'), and one
-  // named export per udpx export. The names are taken here, on the main thread, so the
-  // namespace matches udpx's exports exactly (no `__esModule`, nothing the CJS lexer guessed).
-  // Older Nodes have no register(): CommonJS is still switched.
-  const register = (Module as unknown as { register?: (s: string, o: object) => void }).register;
-  if (typeof register === 'function') {
+  // ESM: `import ... from 'dgram'` never reaches Module._load. Resolve/load hooks map the
+  // specifier to a small ES module that re-exports this very CommonJS module object: default
+  // export = require('dgram'), and one named export per udpx export. The names are taken here,
+  // on the main thread, so the namespace matches udpx's exports exactly (no `__esModule`,
+  // nothing the CJS lexer guessed). Older Nodes have neither hook API: CommonJS is still switched.
+  const hooks = Module as unknown as {
+    registerHooks?: (h: { resolve: unknown; load: unknown }) => unknown;
+    register?: (s: string, o: object) => void;
+  };
+  if (typeof hooks.registerHooks === 'function' || typeof hooks.register === 'function') {
     const names = Object.keys(udpx() as object).filter(
       (n) => n !== 'default' && n !== '__esModule' && /^[A-Za-z_$][\w$]*$/.test(n),
     );
-    register(pathToFileURL(path.join(__dirname, 'hooks.js')).href, {
-      data: { main: UDPX_MAIN, libDir: pathToFileURL(LIB_DIR).href, names },
-    });
+    const data = { main: UDPX_MAIN, libDir: pathToFileURL(LIB_DIR).href, names };
+    if (typeof hooks.registerHooks === 'function') {
+      // In-thread, synchronous hooks (22.15.0, 23.5.0). Node 26 deprecates module.register()
+      // (DEP0205, a runtime warning), so the hooks go here wherever this exists.
+      const h = require('./hooks') as typeof import('./hooks');
+      h.initialize(data);
+      hooks.registerHooks({ resolve: h.resolve, load: h.load });
+    } else {
+      // Node 20.6 to 22.14: hooks on the loader thread, with the data through `initialize`.
+      hooks.register!(pathToFileURL(path.join(__dirname, 'hooks.js')).href, { data });
+    }
   }
 }
