@@ -43,7 +43,11 @@ const ALL_NS = Object.values(NS);
 const IMPLS = ['node', 'udpx'] as const;
 type Impl = (typeof IMPLS)[number];
 
-const WINDOW_MS = 1500; // how long a receiver waits for datagrams that must (not) arrive
+const WINDOW_MS = 1500; // how long a receiver waits for datagrams that must not arrive
+// A phase that must see datagrams ends once it has (`stopAfter` in all, or `EACH` from every
+// expected source), waiting at most this long: a loaded machine only makes it slower.
+const UNTIL_MS = 10000;
+const EACH = 3;
 const SETTLE_MS = 250; // after a drop, datagrams already queued are ignored for this long
 const READY_MS = 5000;
 
@@ -145,8 +149,9 @@ function wireCounts(): { ttl0: number; ttl1: number; other: number } {
 // ---------------------------------------------------------------------------------------------
 // The child: one socket, as a sender (apply options, then send to `dests` every 50 ms until
 // killed) or a receiver (bind, then phases: apply ops, ignore `settleMs`, count datagrams by
-// rinfo.address for `windowMs` or until `stopAfter`; then it closes when its stdin ends). It
-// prints one JSON object per line.
+// rinfo.address for `windowMs` or until `stopAfter` datagrams, or `EACH` from every address in
+// `until`, have come; then it closes when its stdin ends). A receiver starts counting when
+// the parent writes "go" (all senders are sending by then). It prints one JSON object per line.
 // Serialised with Function.prototype.toString, so it must not refer to anything outside itself.
 
 function childMain(udpxPath: string): void {
@@ -201,14 +206,28 @@ function childMain(udpxPath: string): void {
       cur.from[rinfo.address] = (cur.from[rinfo.address] ?? 0) + 1;
       cur.count++;
       if (cur.stopAfter && cur.count >= cur.stopAfter) endPhase();
+      else if (cur.until?.length && cur.until.every((a: string) => (cur.from[a] ?? 0) >= p.each)) endPhase();
     });
     const startPhase = (i: number) => {
       const ph = p.phases[i];
-      cur = { ops: apply(sock, ph.ops ?? []), from: {}, count: 0, foreign: [], counting: false, stopAfter: ph.stopAfter };
-      timer = setTimeout(() => {
-        cur.counting = true;
-        timer = setTimeout(endPhase, ph.windowMs);
-      }, ph.settleMs ?? 0);
+      cur = { ops: apply(sock, ph.ops ?? []), from: {}, count: 0, foreign: [], counting: false, stopAfter: ph.stopAfter, until: ph.until };
+      const count = () => {
+        timer = setTimeout(() => {
+          cur.counting = true;
+          timer = setTimeout(endPhase, ph.windowMs);
+        }, ph.settleMs ?? 0);
+      };
+      if (i > 0) return count();
+      // Phase 0 counts from the parent's "go" (its memberships are in place before that).
+      let got = '';
+      const onGo = (d: string) => {
+        got += d;
+        if (!got.includes('go\n')) return;
+        process.stdin.removeListener('data', onGo);
+        process.stdin.pause();
+        count();
+      };
+      process.stdin.setEncoding('utf8').on('data', onGo);
     };
     const endPhase = () => {
       clearTimeout(timer);
@@ -239,6 +258,7 @@ interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(): void;
   release(): void; // end the child's stdin
+  go(): void; // a receiver starts counting
 }
 
 function startChild(ns: string, impl: Impl, role: 'sender' | 'receiver', params: object): Child {
@@ -284,6 +304,7 @@ function startChild(ns: string, impl: Impl, role: 'sender' | 'receiver', params:
       if (!closed) proc.kill('SIGKILL');
     },
     release: () => proc.stdin.end(),
+    go: () => proc.stdin.write('go\n'),
     waitFor: (event, ms) =>
       new Promise((resolve, reject) => {
         const deadline = setTimeout(() => {
@@ -316,6 +337,7 @@ interface Phase {
   settleMs?: number;
   windowMs: number;
   stopAfter?: number;
+  until?: string[]; // set by compare(): the sources node:dgram must see in this phase
 }
 interface ReceiverSpec {
   ns: string;
@@ -338,12 +360,17 @@ interface Scenario {
 }
 
 /** Runs a scenario on one implementation; returns a summary that is comparable across runs. */
-async function runScenario(impl: Impl, sc: Scenario): Promise<any> {
+async function runScenario(impl: Impl, sc: Scenario, expected: Record<string, string[][] | null> = {}): Promise<any> {
   const started: Child[] = [];
   try {
     const receivers = Object.entries(sc.receivers).map(([name, r]) => {
-      const total = r.phases.reduce((s, ph) => s + (ph.settleMs ?? 0) + ph.windowMs, 0);
-      const child = startChild(r.ns, impl, 'receiver', { ...r, hardMs: total + 8000 });
+      // A phase that must see sources waits for them (bounded), instead of a fixed window.
+      const phases = r.phases.map((ph, i) => {
+        const until = expected[name]?.[i] ?? [];
+        return until.length || ph.stopAfter ? { ...ph, until, windowMs: Math.max(ph.windowMs, UNTIL_MS) } : ph;
+      });
+      const total = phases.reduce((s, ph) => s + (ph.settleMs ?? 0) + ph.windowMs, 0);
+      const child = startChild(r.ns, impl, 'receiver', { ...r, phases, each: EACH, hardMs: READY_MS * 2 + total + 8000 });
       started.push(child);
       return { name, child, total };
     });
@@ -358,6 +385,7 @@ async function runScenario(impl: Impl, sc: Scenario): Promise<any> {
     ip('-n', NS.A, '-4', 'route', 'flush', 'cache');
     const before = sc.wire ? wireCounts() : undefined;
     const sReady = await Promise.all(senders.map((s) => s.child.waitFor('ready', READY_MS)));
+    receivers.forEach((r) => r.child.go());
 
     const results = await Promise.all(receivers.map((r) => r.child.waitFor('result', r.total + 5000)));
     senders.forEach((s) => s.child.kill());
@@ -421,8 +449,8 @@ const sources = (summary: any, only: string[]): Record<string, string[][]> =>
  * produce exactly node:dgram's summary.
  */
 async function compare(t: ExecutionContext, sc: Scenario, expected: Record<string, string[][] | null>): Promise<any> {
-  const node = await runScenario('node', sc);
-  const udpx = await runScenario('udpx', sc);
+  const node = await runScenario('node', sc, expected);
+  const udpx = await runScenario('udpx', sc, expected);
   const pinned = Object.keys(expected).filter((k) => expected[k] !== null);
   t.deepEqual(
     sources(node, pinned),

@@ -197,10 +197,9 @@ pub(crate) fn batch_args(
             // SAFETY: `extras` is a live array of `datagrams` slots; `k` < that.
             unsafe { sys::napi_set_element(env, extras, k as u32, x) };
         }
-        let p = segment(area, i, seg);
-        out[off..off + p.len()].copy_from_slice(p);
-        fields[k * 4..k * 4 + 4].copy_from_slice(&[off as u32, p.len() as u32, m.source.port() as u32, idx as u32]);
-        off += p.len();
+        // `out` holds exactly the payloads' total, so each one fits.
+        let (at, len) = udpx::packed::put(out, &mut off, segment(area, i, seg))?;
+        fields[k * 4..k * 4 + 4].copy_from_slice(&[at, len, u32::from(m.source.port()), idx as u32]);
     }
     Some([buf, meta, addrs, extras])
 }

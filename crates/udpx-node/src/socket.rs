@@ -203,32 +203,18 @@ impl NativeSocket {
     /// negative errno when none was.
     #[napi(catch_unwind)]
     pub fn send_batch(&self, data: &[u8], lengths: &[u32], ports: &[u32], hosts: Vec<String>, host_index: &[u32]) -> i32 {
-        let mut chunks = Vec::with_capacity(lengths.len());
-        let mut off = 0usize;
-        for &len in lengths {
-            let Some(chunk) = data.get(off..off + len as usize) else { return EINVAL };
-            chunks.push(chunk);
-            off += len as usize;
-        }
-        if !hosts.is_empty() && (ports.len() < chunks.len() || host_index.len() < chunks.len()) {
-            return EINVAL;
-        }
+        let Some(chunks) = udpx::packed::split(data, lengths) else { return EINVAL };
         // Each distinct host is parsed once. Datagrams before the first one whose host does
         // not parse go out; that one then fails on its own, as send() would fail for it.
-        let parsed: Vec<Option<SocketAddr>> = hosts.iter().map(|h| parse_ip(c_str(h), 0, self.inner.v6).ok()).collect();
-        let mut dests = Vec::with_capacity(if hosts.is_empty() { 0 } else { chunks.len() });
-        if !hosts.is_empty() {
-            for (i, &h) in host_index.iter().take(chunks.len()).enumerate() {
-                match parsed.get(h as usize).copied().flatten() {
-                    Some(mut a) => {
-                        a.set_port(ports[i] as u16);
-                        dests.push(a);
-                    }
-                    None if dests.is_empty() => return EINVAL,
-                    None => break,
-                }
+        let dests = if hosts.is_empty() {
+            Vec::new()
+        } else {
+            let parsed: Vec<Option<SocketAddr>> = hosts.iter().map(|h| parse_ip(c_str(h), 0, self.inner.v6).ok()).collect();
+            match udpx::packed::destinations(&parsed, ports, host_index, chunks.len()) {
+                Ok(d) => d,
+                Err(_) => return EINVAL,
             }
-        }
+        };
         let chunks = if hosts.is_empty() { &chunks[..] } else { &chunks[..dests.len()] };
         let msgs: Vec<Transmit<'_>> =
             chunks.iter().enumerate().map(|(i, c)| Transmit::new(dests.get(i).copied(), c)).collect();

@@ -83,3 +83,37 @@ write('send_cut', 'even', parts(4, [b'abcd', b'efgh']))
 write('send_cut', 'spanning', parts(3, [b'ab', b'', b'cdefg', b'h']))
 write('send_cut', 'empty', parts(10, []))
 write('send_cut', 'size-zero', parts(0, [b'xyz']))
+
+# errqueue: sock_extended_err (errno u32, origin, type, code, pad, info u32, data u32) and
+# the offender's sockaddr; also whole control buffers holding one.
+IP_RECVERR, IPV6_RECVERR = 11, 25
+def ext(errno, origin, ty, code, info, offender=b''):
+    return struct.pack('<IBBBBII', errno, origin, ty, code, 0, info, 0) + offender
+sin = struct.pack('<H', AF_INET) + bytes(2) + bytes([10, 83, 1, 254]) + bytes(8)
+sin6 = struct.pack('<H', AF_INET6) + bytes(6) + bytes.fromhex('fd830001000000000000000000000' + '0fe') + bytes(4)
+for name, data in {
+    'port-unreachable': ext(111, 2, 3, 3, 0, sin),
+    'frag-needed': ext(90, 2, 3, 4, 1280, sin),
+    'packet-too-big6': ext(90, 3, 2, 0, 1280, sin6),
+    'local': ext(90, 1, 0, 0, 1500, bytes(16)),
+    'other-origin': ext(1, 9, 0, 0, 0),
+    'short': ext(111, 2, 3, 3, 0)[:12],
+    'offender-truncated': ext(111, 2, 3, 3, 0, sin[:6]),
+    'errno-huge': ext(0xffffffff, 2, 3, 3, 0, sin),
+}.items():
+    write('errqueue', name, data)
+write('errqueue', 'cmsg-v4', cmsg(IPPROTO_IP, IP_RECVERR, ext(111, 2, 3, 3, 0, sin)))
+write('errqueue', 'cmsg-v6', cmsg(IPPROTO_IPV6, IPV6_RECVERR, ext(90, 3, 2, 0, 1280, sin6)))
+
+# packed_batch: datagrams and hosts counts, u32 LE lengths, ports, host indices, a byte per
+# host (0: unparsed, 1 mod 3: a v4 address, else ::1), then the data.
+def batch(lengths, ports, index, hosts, data):
+    u = lambda v: b''.join(struct.pack('<I', x) for x in v)
+    return bytes([len(lengths), len(hosts)]) + u(lengths) + u(ports) + u(index) + bytes(hosts) + data
+write('packed_batch', 'one-peer', batch([3, 3], [9, 9], [0, 0], [1], b'onetwo'))
+write('packed_batch', 'many-peers', batch([1, 2, 3], [9, 10, 70000], [0, 1, 0], [1, 2], b'abbccc'))
+write('packed_batch', 'bad-second-host', batch([1, 1], [9, 9], [0, 1], [1, 0], b'ab'))
+write('packed_batch', 'index-past-hosts', batch([1], [9], [7], [1], b'a'))
+write('packed_batch', 'length-past-end', batch([2, 0xffffffff], [9, 9], [0, 0], [1], b'ab'))
+write('packed_batch', 'connected', batch([2, 2], [], [], [], b'abcd'))
+write('packed_batch', 'empty', batch([], [], [], [], b''))

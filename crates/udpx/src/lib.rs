@@ -28,6 +28,7 @@
 //! platform (or the portable backend, see [`backend`]) lacks fails with `ENOPROTOOPT`.
 #![deny(missing_docs)]
 
+pub mod packed;
 mod recv;
 mod send;
 mod socket;
@@ -99,6 +100,18 @@ pub mod fuzzing {
     /// The `sockaddr` bytes socket2 makes for `addr`.
     pub fn sockaddr_bytes(addr: SocketAddr) -> Vec<u8> {
         crate::sys::sockaddr_bytes(&socket2::SockAddr::from(addr))
+    }
+
+    /// What one error-queue control message (`IP_RECVERR`/`IPV6_RECVERR`) says.
+    #[cfg(target_os = "linux")]
+    pub fn parse_icmp_error(level: i32, ty: i32, data: &[u8]) -> Option<crate::IcmpError> {
+        crate::sys::parse_extended_err(level, ty, data)
+    }
+
+    /// The first error-queue entry found in a whole control buffer, as a receive finds it.
+    #[cfg(target_os = "linux")]
+    pub fn find_icmp_error(buf: &[u8]) -> Option<crate::IcmpError> {
+        crate::sys::cmsg::walk(buf).find_map(|(l, t, d)| crate::sys::parse_extended_err(l, t, d))
     }
 
     /// The gathered payload after `skip` bytes, concatenated; and `n`-byte cuts of it.

@@ -155,4 +155,26 @@ mod tests {
         let d = ext(1, ORIGIN_ICMP, 3, 3, 0, &sin([1, 2, 3, 4])[..6]);
         assert_eq!(parse_extended_err(libc::IPPROTO_IP, libc::IP_RECVERR, &d).unwrap().offender, None);
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::test_support::proptest_config())]
+
+        /// Any bytes as an error-queue message: parsed only when long enough, each field what
+        /// its bytes say, the offender what the sockaddr parser makes of the rest; and inside
+        /// any control buffer the walk finds nothing it should not.
+        #[test]
+        fn any_bytes_parse_to_what_they_say(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..if cfg!(miri) { 60 } else { 200 })) {
+            for (level, ty) in [(libc::IPPROTO_IP, libc::IP_RECVERR), (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)] {
+                match parse_extended_err(level, ty, &data) {
+                    None => proptest::prop_assert!(data.len() < EXTENDED_ERR_LEN),
+                    Some(e) => {
+                        proptest::prop_assert_eq!((e.icmp_type, e.icmp_code), (data[5], data[6]));
+                        proptest::prop_assert_eq!(e.info, u32::from_ne_bytes(data[8..12].try_into().unwrap()));
+                        proptest::prop_assert_eq!(e.offender, sockaddr_from_bytes(&data[EXTENDED_ERR_LEN..]).map(|a| a.ip()));
+                    }
+                }
+            }
+            let _ = cmsg::walk(&data).find_map(|(l, t, d)| parse_extended_err(l, t, d));
+        }
+    }
 }

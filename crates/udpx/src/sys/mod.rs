@@ -46,6 +46,8 @@ mod fallback;
 mod errqueue;
 #[cfg(target_os = "linux")]
 pub(crate) use errqueue::{recv_error, set_recv_errors};
+#[cfg(all(target_os = "linux", feature = "fuzzing"))]
+pub(crate) use errqueue::parse_extended_err;
 #[cfg(all(unix, not(target_os = "linux")))]
 pub(crate) use fallback::{recv_error, set_recv_errors};
 #[cfg(windows)]
