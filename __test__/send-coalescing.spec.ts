@@ -8,20 +8,16 @@
 // says so and asserts that it is a permission error.
 
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { deleteNamespaces, linkNamespaces, nodeIn } from './netns';
+import { backend } from './capabilities';
+import { deleteNamespaces, linkNamespaces, nodeIn, udpCounters } from './netns';
 
 const UDPX = path.join(__dirname, '..', 'index.js');
 const A = `udpxcA${process.pid}`;
 const B = `udpxcB${process.pid}`;
 const N = 64;
 
-function outDatagrams(ns: string): number {
-  const snmp = execFileSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { encoding: 'utf8' });
-  const [names, values] = snmp.split('\n').filter((l) => l.startsWith('Udp: ')).map((l) => l.split(/\s+/));
-  return Number(values[names.indexOf('OutDatagrams')]);
-}
+const outDatagrams = (ns: string): number => udpCounters(ns).OutDatagrams;
 
 // N sends of 64 bytes in one tick, each with a callback; prints the callbacks' results.
 const script = (impl: string) => `
@@ -57,6 +53,13 @@ if (failure !== null) {
     }
     t.log(`kernel sends for ${N} datagrams: node:dgram ${counted.node}, udpx ${counted.udpx}`);
     t.is(counted.node, N);
+    if (backend === 'portable') {
+      // The portable backend (macOS's loop, `.ci/portable`) has neither GSO nor sendmmsg: a
+      // coalesced run still leaves one datagram per kernel call.
+      t.log('portable backend: no GSO, so one kernel send per datagram, as node:dgram');
+      t.is(counted.udpx, N);
+      return;
+    }
     // The first send of the tick goes at once, the other 63 in one GSO send (UDP GSO needs
     // Linux 4.18; without it they would go by sendmmsg, each counted).
     t.true(counted.udpx >= 2 && counted.udpx <= 4, `udpx: ${counted.udpx} kernel sends`);
