@@ -262,7 +262,7 @@ if (failure !== null) {
       t.is(r.count + overflowed, arrived, `${impl}: received + RcvbufErrors = arrived`);
       t.is(afterUdp.InDatagrams - beforeUdp.InDatagrams, r.count, `${impl}: Udp InDatagrams = received`);
       if (impl === 'udpx') {
-        // node:dgram has no drop counter; udpx's kernelDrops is the kernel's SO_RXQ_OVFL.
+        // node:dgram has no drop counter; udpx's kernelDrops is the socket's kernel drop counter (SO_MEMINFO).
         t.like(r.stats, { datagramsReceived: r.count, bytesReceived: r.bytes, kernelDrops: overflowed, queueDrops: 0 });
       }
       t.log(`${impl}: ${arrived} arrived, ${r.count} received, ${overflowed} dropped by the kernel`);

@@ -10,10 +10,14 @@ use crate::deliver;
 use crate::error::uv_code;
 use crate::handle::Handle;
 
-/// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once).
+/// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once), and per
+/// readiness event: the work one loop turn does is bounded.
 const RECV_BATCH: usize = 64;
-/// Batches read per readiness event, bounding the work done per loop turn (libuv reads 32).
-const RECV_ROUNDS: usize = 1;
+/// Receive calls per readiness event. After a short batch the queue is read again until it
+/// is empty (or the event's [`RECV_BATCH`] datagrams are in): a peer may have answered
+/// while a handler ran, as in ping-pong, and reading now saves a trip through the loop and
+/// `epoll_wait`, as libuv's read loop does (up to 32 reads per event).
+const RECV_CALLS: usize = 32;
 /// Single-datagram reads per readiness event on a shared descriptor (libuv reads 32).
 const SHARED_READS: usize = 32;
 /// Error-queue entries read per readiness event.
@@ -71,14 +75,15 @@ impl Handle {
         // A descriptor shared with other processes (cluster, bind({ fd })) is read one
         // datagram at a time, as libuv reads: what this socket does not deliver (it closed
         // in a handler, say) stays in the kernel for the others.
-        let (per_call, rounds) = if self.shared.get() { (1, SHARED_READS) } else { (RECV_BATCH, RECV_ROUNDS) };
-        for _ in 0..rounds {
-            if self.closed.get() || !self.reading.get() {
+        let (per_call, mut budget) = if self.shared.get() { (1, SHARED_READS) } else { (RECV_BATCH, RECV_BATCH) };
+        for _ in 0..RECV_CALLS {
+            if self.closed.get() || !self.reading.get() || budget == 0 {
                 return;
             }
+            let max = per_call.min(budget);
             let got = RECV_AREA.with(|area| {
                 let mut area = area.borrow_mut();
-                self.with_socket(|s| s.recv_batch_max(&mut area, per_call))
+                self.with_socket(|s| s.recv_batch_max(&mut area, max))
             });
             let n = match got {
                 None => return,
@@ -112,9 +117,7 @@ impl Handle {
                     }
                 }
             }
-            if n < per_call {
-                return;
-            }
+            budget -= n.min(budget);
         }
     }
 

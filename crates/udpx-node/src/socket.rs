@@ -350,7 +350,11 @@ impl NativeSocket {
 
     #[napi(catch_unwind)]
     pub fn stats(&self) -> SocketStats {
-        self.inner.stats.get().into()
+        let mut counters = self.inner.stats.get();
+        if let Some(Ok(d)) = self.inner.with_socket(|s| s.kernel_drops()) {
+            counters.kernel_drops = counters.kernel_drops.max(u64::from(d));
+        }
+        counters.into()
     }
 
     /// Starts reading: `onMessage(buffer, address, port)` per datagram, or with `batched`
@@ -372,9 +376,12 @@ impl NativeSocket {
         }
         let raw_env = env.raw();
         let Ok(lp) = env.get_uv_event_loop() else { return EINVAL };
-        // The kernel's drop counter rides along with datagrams once it is non-zero; where
-        // the platform lacks it, stats() reports no kernel drops.
-        let _ = inner.with_socket(|s| s.set_drop_counting(true));
+        // stats() reads the kernel's drop counter when asked. Only a kernel without that
+        // (SO_MEMINFO's drop count) has it ride along with every datagram, a control
+        // message each; where the platform lacks both, stats() reports no kernel drops.
+        if let Some(Err(_)) = inner.with_socket(|s| s.kernel_drops()) {
+            let _ = inner.with_socket(|s| s.set_drop_counting(true));
+        }
         // SAFETY: both function values come from this call's arguments.
         let (Some(m), Some(w)) = (unsafe { JsCallback::new(raw_env, on_message.raw(), "UDPWRAP") }, unsafe {
             JsCallback::new(raw_env, on_writable.raw(), "UDPSENDWRAP")

@@ -137,6 +137,15 @@ impl UdpSocket {
         sys::set_gro(&SockRef::from(&self.inner), on)
     }
 
+    /// How many datagrams the kernel dropped for this socket (its receive buffer was full,
+    /// or a checksum or filter failed), read when asked (`SO_MEMINFO` on Linux): cheaper
+    /// than [`set_drop_counting`](Self::set_drop_counting), which costs a control message
+    /// per datagram. `Unsupported`/`ENOPROTOOPT` where the platform or kernel has no such
+    /// counter.
+    pub fn kernel_drops(&self) -> io::Result<u32> {
+        sys::kernel_drops(&SockRef::from(&self.inner))
+    }
+
     /// `SO_RXQ_OVFL`: report the kernel's drop count with received datagrams
     /// (see [`RecvMeta::drops`](crate::RecvMeta::drops)).
     pub fn set_drop_counting(&self, on: bool) -> io::Result<()> {
@@ -500,6 +509,30 @@ mod tests {
         assert_eq!(batch.payload(n - 1), b"after");
         let drops = batch.meta(n - 1).drops.expect("drop counter attached");
         assert!(drops > 0, "a 4 KiB buffer cannot hold 200 KB");
+        assert_eq!(rx.kernel_drops().unwrap(), drops, "the same counter, read on demand");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
+    #[cfg(target_os = "linux")]
+    fn reads_kernel_drops_on_demand() {
+        let tx = bound(Family::V4, "127.0.0.1");
+        let rx = bound(Family::V4, "127.0.0.1");
+        rx.recv_buffer_size(4096).unwrap();
+        assert_eq!(rx.kernel_drops().unwrap(), 0);
+        let to = rx.local_addr().unwrap();
+        let mut sent = 0;
+        for _ in 0..200 {
+            sent += usize::from(tx.send(&Transmit::new(Some(to), &[0u8; 1000])).is_ok());
+        }
+        let mut batch = RecvBatch::new(64);
+        let mut received = 0;
+        while let Ok(n) = rx.recv_batch(&mut batch) {
+            received += n;
+        }
+        let drops = rx.kernel_drops().unwrap() as usize;
+        assert!(drops > 0, "a 4 KiB buffer cannot hold 200 KB");
+        assert_eq!(received + drops, sent, "every datagram received or counted as dropped");
     }
 
     #[test]

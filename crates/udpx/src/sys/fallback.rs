@@ -119,6 +119,11 @@ pub(crate) fn set_gro(_: &SockRef<'_>, _: bool) -> io::Result<()> {
 
 /// The options below are Linux's; other platforms' equivalents are not wired up yet.
 #[cfg(not(target_os = "linux"))]
+pub(crate) fn kernel_drops(_: &SockRef<'_>) -> io::Result<u32> {
+    Err(unsupported())
+}
+
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn set_drop_counting(_: &SockRef<'_>, _: bool) -> io::Result<()> {
     Err(unsupported())
 }

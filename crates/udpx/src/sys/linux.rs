@@ -93,6 +93,30 @@ pub(crate) fn set_drop_counting(socket: &SockRef<'_>, on: bool) -> io::Result<()
     set_int_opt(socket, libc::SOL_SOCKET, SO_RXQ_OVFL, libc::c_int::from(on))
 }
 
+/// `SO_MEMINFO` (asm-generic/socket.h): the socket's memory counters, `SK_MEMINFO_VARS` u32s.
+const SO_MEMINFO: libc::c_int = 55;
+/// Index of the drop counter in `SO_MEMINFO`'s array (linux/sock_diag.h).
+const SK_MEMINFO_DROPS: usize = 8;
+
+/// The socket's count of datagrams the kernel dropped (`sk_drops`, the counter
+/// `SO_RXQ_OVFL` reports), read on demand with `SO_MEMINFO`: no control message per
+/// datagram. `ENOPROTOOPT` on a kernel whose `SO_MEMINFO` has no drop counter.
+pub(crate) fn kernel_drops(socket: &SockRef<'_>) -> io::Result<u32> {
+    let mut info = [0u32; 16];
+    let mut len: libc::socklen_t = field(mem::size_of_val(&info))?;
+    // SAFETY: `info` is a live, writable array of `len` bytes; the kernel writes at most
+    // `len` bytes and stores the length it wrote in `len`.
+    let r = unsafe { libc::getsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, SO_MEMINFO, info.as_mut_ptr().cast(), &mut len) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let have = usize::try_from(len).unwrap_or(0) / mem::size_of::<u32>();
+    if have <= SK_MEMINFO_DROPS {
+        return Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT));
+    }
+    Ok(info[SK_MEMINFO_DROPS])
+}
+
 /// The kernel-facing headers of a batched receive, kept between calls so that a receive
 /// re-points them instead of building (and zeroing) ~25 KiB of scratch each time.
 pub(crate) struct RecvScratch {

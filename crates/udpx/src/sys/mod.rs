@@ -10,6 +10,7 @@
 //! | `send_batch(&SockRef, &[Datagram]) -> io::Result<usize>` | datagrams in order, many per call where it can; an error only if none was sent |
 //! | `send_gso(&SockRef, Option<&SockAddr>, &[IoSlice], segment: u16) -> io::Result<usize>` | one segmented send (only called while `gso_supported()`) |
 //! | `gso_supported() -> bool`, `gso_unsupported(&io::Error) -> bool` | the once-per-process probe, and which errors turn GSO off for a socket |
+//! | `kernel_drops(&SockRef) -> io::Result<u32>` | the kernel's drop count for the socket, read on demand |
 //! | `set_gro`, `set_drop_counting`, `set_dont_fragment`, `bind_device`, `set_recv_metadata` | options; `ENOPROTOOPT` where the platform lacks one |
 //! | `set_recv_errors(&SockRef, v6, on)`, `recv_error(&SockRef) -> io::Result<Option<IcmpError>>` | the error queue (`errqueue`, Linux; `ENOPROTOOPT` / nothing elsewhere) |
 //!
@@ -61,7 +62,7 @@ mod imp {
     //! Linux on the portable backend: per-datagram I/O and no GSO/GRO, as macOS has, with
     //! Linux's own options (metadata, drop counter, don't-fragment, device binding).
     pub(crate) use super::fallback::{gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_gro, RecvScratch};
-    pub(crate) use super::linux::{bind_device, set_dont_fragment, set_drop_counting, set_recv_metadata};
+    pub(crate) use super::linux::{bind_device, kernel_drops, set_dont_fragment, set_drop_counting, set_recv_metadata};
 }
 
 #[cfg(all(unix, not(target_os = "linux")))]
@@ -79,8 +80,8 @@ pub(crate) use common::{set_source_membership, udp_family};
 pub(crate) use os::{adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, raw_fd, set_reuse_port, set_tos};
 
 pub(crate) use imp::{
-    bind_device, gso_supported, gso_unsupported, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting,
-    set_gro, set_recv_metadata, RecvScratch,
+    bind_device, gso_supported, gso_unsupported, kernel_drops, recv_batch, send_batch, send_gso, set_dont_fragment,
+    set_drop_counting, set_gro, set_recv_metadata, RecvScratch,
 };
 
 /// Which backend this build uses: `"linux"` (batched), `"windows"` or `"portable"`.

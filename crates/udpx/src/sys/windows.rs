@@ -369,6 +369,11 @@ pub(crate) fn set_tos(_: &SockRef<'_>, _: bool, tos: u8) -> io::Result<()> {
 }
 
 /// Windows keeps no per-socket count of datagrams dropped for lack of buffer space.
+pub(crate) fn kernel_drops(_: &SockRef<'_>) -> io::Result<u32> {
+    Err(unsupported())
+}
+
+/// As [`kernel_drops`].
 pub(crate) fn set_drop_counting(_: &SockRef<'_>, _: bool) -> io::Result<()> {
     Err(unsupported())
 }
