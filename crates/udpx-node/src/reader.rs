@@ -104,9 +104,11 @@ impl Handle {
             ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
             if self.on_batch.borrow().is_some() {
                 self.deliver_batch();
-            } else if self.message_batches.get() {
+            } else if self.message_batches.get() && ITEMS.with(|items| items.borrow().len()) > 1 {
                 self.deliver_messages();
             } else {
+                // One datagram per call: also a lone datagram with batches on, which costs
+                // less alone (no slab, no meta array) — the ping-pong case.
                 for i in 0..n {
                     let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
                     for seg in 0..segments {
