@@ -21,7 +21,7 @@
 import test from 'ava';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { deleteNamespaces, inNs, linkNamespaces, NFT, nodeIn, run, udpCounters } from './netns';
+import { deleteNamespaces, inNs, linkNamespaces, namespacesUnavailable, NFT, nodeIn, run, udpCounters } from './netns';
 
 const UDPX = path.join(__dirname, '..', 'index.js');
 const A = `udpxkA${process.pid}`;
@@ -250,12 +250,7 @@ const failure = setup();
 const noNft = NFT === undefined ? 'no nft in /usr/sbin, /sbin, /usr/local/sbin or /usr/bin' : null;
 test.after.always(() => deleteNamespaces(A, B));
 
-if (failure !== null) {
-  test('network namespaces are unavailable here: the reason is a permission error', (t) => {
-    console.warn(`kernel-refusals specs not run: cannot create a network namespace: ${failure}`);
-    t.regex(failure, /Operation not permitted|Permission denied/);
-  });
-} else {
+if (!namespacesUnavailable(failure, 'kernel-refusals specs')) {
   if (noNft !== null) {
     test('nft is not installed: the firewall scenario cannot run (.ci/faults-deps installs nftables)', (t) => {
       console.warn(`kernel-refusals: firewall (EPERM) spec not run: nft missing: ${noNft}`);

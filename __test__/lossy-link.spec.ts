@@ -25,7 +25,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { deleteNamespaces, inNs, linkNamespaces, NFT, nodeIn, udpCounters } from './netns';
+import { deleteNamespaces, inNs, linkNamespaces, namespacesUnavailable, NFT, nodeIn, udpCounters } from './netns';
 
 const UDPX = path.join(__dirname, '..', 'index.js');
 const A = `udpxlA${process.pid}`;
@@ -191,11 +191,8 @@ function impair(): void {
 
 const inversions = (seq: number[]) => seq.reduce((n, x, i) => n + (i > 0 && x < seq[i - 1] ? 1 : 0), 0);
 
-if (failure !== null) {
-  test('network namespaces are unavailable here: the reason is a permission error', (t) => {
-    console.warn(`lossy-link specs not run: cannot create a network namespace: ${failure}`);
-    t.regex(failure, /Operation not permitted|Permission denied/);
-  });
+if (namespacesUnavailable(failure, 'lossy-link specs')) {
+  // The reason is reported by the test namespacesUnavailable registered.
 } else if (NFT === undefined) {
   test('nft is not installed: the lossy-link specs cannot count (.ci/faults-deps installs nftables)', (t) => {
     console.warn('lossy-link specs not run: no nft in /usr/sbin, /sbin or /usr/local/sbin');

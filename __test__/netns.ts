@@ -1,6 +1,7 @@
 // Two network namespaces joined by a veth pair, for specs that need a real link (MTU,
 // qdiscs) rather than loopback; and running a node script inside one of them.
 
+import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { nodeCommand } from './helpers';
@@ -81,3 +82,17 @@ export function udpCounters(ns: string): Record<string, number> {
  * an unrelated `nft` (@vercel/nft, a file tracer pulled in by the napi CLI) answers instead.
  */
 export const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/local/sbin/nft', '/usr/bin/nft'].find((f) => fs.existsSync(f));
+
+/**
+ * Where the namespaces could not be made (`failure`, from linkNamespaces), registers the one
+ * test such a spec file has: it prints why `what` did not run and asserts that the reason is
+ * a permission error. Returns whether that happened (the file's real tests are then left out).
+ */
+export function namespacesUnavailable(failure: string | null, what: string): boolean {
+  if (failure === null) return false;
+  test('network namespaces are unavailable here: the reason is a permission error', (t) => {
+    console.warn(`${what} not run: cannot create a network namespace: ${failure}`);
+    t.regex(failure, /Operation not permitted|Permission denied/);
+  });
+  return true;
+}
