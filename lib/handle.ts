@@ -76,20 +76,16 @@ const MAX_PER_TURN = 4096;
 class BatchSend {
   sent = 0;
   error = 0;
-  private readonly lengths: Uint32Array;
   constructor(
     private readonly handle: Handle,
     private readonly list: Buffer[],
-    /** Per datagram (or, for one destination, all alike). */
-    private readonly ports: Uint32Array,
-    /** Distinct destinations; empty for the connected peer. */
-    private readonly hosts: string[],
-    private readonly hostIndex: Uint32Array,
-    /** With a segment size, `list` goes out in GSO buffers to `hosts[0]:ports[0]`. */
+    /** Per datagram, or one for all. */
+    private readonly ports: number[],
+    /** Per datagram, or one for all; empty for the connected peer. */
+    private readonly ips: string[],
+    /** With a segment size, `list` goes out in GSO buffers to `ips[0]:ports[0]`. */
     private readonly segment: number,
-  ) {
-    this.lengths = Uint32Array.from(list, (b) => b.length);
-  }
+  ) {}
 
   /**
    * Sends the next windows of the batch. Returns 0 when all went out, an errno when one
@@ -98,32 +94,33 @@ class BatchSend {
    * MAX_PER_TURN datagrams, so that a huge batch does not hold the event loop.
    */
   attempt(): number {
-    const n = this.list.length;
+    const list = this.list;
+    const n = list.length;
     const stop = Math.min(n, this.sent + MAX_PER_TURN);
+    // Pending coalesced sends of this tick leave first (the getter flushes them).
     const native = this.handle.native;
     while (this.sent < stop) {
+      const from = this.sent;
       // Up to WINDOW datagrams, and no more than WINDOW_BYTES unless one datagram is bigger.
-      let end = this.sent + 1;
-      let bytes = this.lengths[this.sent];
-      while (end < stop && end - this.sent < WINDOW && bytes + this.lengths[end] <= WINDOW_BYTES) bytes += this.lengths[end++];
-      const want = end - this.sent;
+      let end = from + 1;
+      let bytes = list[from].length;
+      while (end < stop && end - from < WINDOW && bytes + list[end].length <= WINDOW_BYTES) bytes += list[end++].length;
+      const want = end - from;
       let r: number;
       if (this.segment > 0) {
         // Large datagrams: the binding gathers the buffers where they lie. Small ones: one
         // copy into a reused buffer costs less than an iovec (and a JS value) each.
-        const parts = this.segment <= SMALL_SEGMENT
-          ? [this.handle.gather(this.list, this.sent, end)]
-          : this.list.slice(this.sent, end);
-        r = native.sendSegments(parts, this.segment, this.ports[0] ?? 0,
-          this.hosts.length > 0 ? this.hosts[0] : undefined);
+        const parts = this.segment <= SMALL_SEGMENT ? [this.handle.gather(list, from, end)] : list.slice(from, end);
+        r = native.sendSegments(parts, this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
       } else {
         // One packed buffer and a length per datagram: a single value crosses into native
-        // code instead of one per datagram.
-        const packed = this.handle.gather(this.list, this.sent, end);
-        const lengths = this.lengths.subarray(this.sent, end);
-        r = this.hosts.length > 0
-          ? native.sendBatch(packed, lengths, this.ports.subarray(this.sent, end), this.hosts, this.hostIndex.subarray(this.sent, end))
-          : native.sendBatch(packed, lengths, EMPTY, [], EMPTY);
+        // code instead of one per datagram. The per-datagram arrays are reused.
+        const packed = this.handle.gather(list, from, end);
+        for (let k = 0; k < want; k++) runLengths[k] = list[from + k].length;
+        const lengths = runLengths.subarray(0, want);
+        r = this.ips.length === 0
+          ? native.sendBatch(packed, lengths, EMPTY, [], EMPTY)
+          : native.sendBatch(packed, lengths, runPorts.subarray(0, want), destinations(this.ports, this.ips, from, want), runHostIndex.subarray(0, want));
       }
       if (r > 0) {
         this.sent += r;
@@ -136,6 +133,47 @@ class BatchSend {
     }
     return this.sent < n ? EAGAIN : 0;
   }
+}
+
+/** Distinct hosts of a window up to which a linear search beats a Map. */
+const FEW_HOSTS = 8;
+const hostSlots = new Map<string, number>();
+
+/**
+ * Fills runPorts and runHostIndex for datagrams `from..from+n` (ports and ips per datagram,
+ * or one of each for all) and returns their distinct hosts (runHosts, reused): each is
+ * parsed once per window by the binding.
+ */
+function destinations(ports: number[], ips: string[], from: number, n: number): string[] {
+  runHosts.length = 0;
+  if (ips.length === 1) {
+    runHosts.push(ips[0]);
+    runPorts.fill(ports[0], 0, n);
+    runHostIndex.fill(0, 0, n);
+    return runHosts;
+  }
+  hostSlots.clear();
+  for (let k = 0; k < n; k++) {
+    const ip = ips[from + k];
+    runPorts[k] = ports[from + k];
+    let h: number | undefined;
+    if (runHosts.length <= FEW_HOSTS) {
+      h = runHosts.length - 1;
+      while (h >= 0 && runHosts[h] !== ip) h--;
+      if (h < 0) {
+        h = runHosts.push(ip) - 1;
+        if (runHosts.length > FEW_HOSTS) for (let j = 0; j < runHosts.length; j++) hostSlots.set(runHosts[j], j);
+      }
+    } else {
+      h = hostSlots.get(ip);
+      if (h === undefined) {
+        h = runHosts.push(ip) - 1;
+        hostSlots.set(ip, h);
+      }
+    }
+    runHostIndex[k] = h;
+  }
+  return runHosts;
 }
 
 const EMPTY = new Uint32Array(0);
@@ -560,28 +598,9 @@ export class Handle {
       done(EDESTADDRREQ, 0);
       return true;
     }
-    // Distinct destinations once, with an index and a port per datagram.
-    const n = list.length;
-    const hosts: string[] = [];
-    const hostIndex = new Uint32Array(ips.length > 0 ? n : 0);
-    const portArr = new Uint32Array(ips.length > 0 ? n : 0);
-    if (ips.length === 1) {
-      hosts.push(ips[0]);
-      portArr.fill(ports[0]);
-    } else if (ips.length > 1) {
-      const seen = new Map<string, number>();
-      for (let i = 0; i < n; i++) {
-        let k = seen.get(ips[i]);
-        if (k === undefined) {
-          k = hosts.length;
-          hosts.push(ips[i]);
-          seen.set(ips[i], k);
-        }
-        hostIndex[i] = k;
-        portArr[i] = ports[i];
-      }
-    }
-    const batch = new BatchSend(this, list, portArr, hosts, hostIndex, segment);
+    // Coalesced sends of this tick leave first (or join the queue first, on EAGAIN).
+    flushPending();
+    const batch = new BatchSend(this, list, ports, ips, segment);
     if (this.queue.length === 0 && batch.attempt() !== EAGAIN) {
       done(batch.error, batch.sent);
       return true;
