@@ -101,27 +101,28 @@ class BatchSend {
     const native = this.handle.native;
     while (this.sent < stop) {
       const from = this.sent;
-      // Up to WINDOW datagrams, and no more than WINDOW_BYTES unless one datagram is bigger.
-      let end = from + 1;
-      let bytes = list[from].length;
-      while (end < stop && end - from < WINDOW && bytes + list[end].length <= WINDOW_BYTES) bytes += list[end++].length;
-      const want = end - from;
+      let end: number;
       let r: number;
-      if (this.segment > 0) {
-        // Large datagrams: the binding gathers the buffers where they lie. Small ones: one
-        // copy into a reused buffer costs less than an iovec (and a JS value) each.
-        const parts = this.segment <= SMALL_SEGMENT ? [this.handle.gather(list, from, end)] : list.slice(from, end);
-        r = native.sendSegments(parts, this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
+      if (this.segment > SMALL_SEGMENT) {
+        // Large datagrams: the binding gathers the buffers where they lie.
+        end = windowEnd(list, from, stop);
+        r = native.sendSegments(list.slice(from, end), this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
       } else {
-        // One packed buffer and a length per datagram: a single value crosses into native
-        // code instead of one per datagram. The per-datagram arrays are reused.
-        const packed = this.handle.gather(list, from, end);
-        for (let k = 0; k < want; k++) runLengths[k] = list[from + k].length;
-        const lengths = runLengths.subarray(0, want);
-        r = this.ips.length === 0
-          ? native.sendBatch(packed, lengths, EMPTY, [], EMPTY)
-          : native.sendBatch(packed, lengths, runPorts.subarray(0, want), destinations(this.ports, this.ips, from, want), runHostIndex.subarray(0, want));
+        // Small ones: one copy into a reused buffer costs less than an iovec (and a JS value)
+        // each, and a single value crosses into native code instead of one per datagram.
+        end = this.handle.gather(list, from, stop);
+        const packed = this.handle.gathered;
+        const want = end - from;
+        if (this.segment > 0) {
+          r = native.sendSegments([packed], this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
+        } else {
+          const lengths = runLengths.subarray(0, want);
+          r = this.ips.length === 0
+            ? native.sendBatch(packed, lengths, EMPTY, [], EMPTY)
+            : native.sendBatch(packed, lengths, runPorts.subarray(0, want), destinations(this.ports, this.ips, from, want), runHostIndex.subarray(0, want));
+        }
       }
+      const want = end - from;
       if (r > 0) {
         this.sent += r;
         if (r < want) return EAGAIN;
@@ -133,6 +134,17 @@ class BatchSend {
     }
     return this.sent < n ? EAGAIN : 0;
   }
+}
+
+/**
+ * The end of the window of `list` from `from` (before `stop`): up to WINDOW datagrams, and
+ * no more than WINDOW_BYTES unless one datagram is bigger.
+ */
+function windowEnd(list: Buffer[], from: number, stop: number): number {
+  let end = from + 1;
+  let bytes = list[from].length;
+  while (end < stop && end - from < WINDOW && bytes + list[end].length <= WINDOW_BYTES) bytes += list[end++].length;
+  return end;
 }
 
 /** Distinct hosts of a window up to which a linear search beats a Map. */
@@ -177,6 +189,16 @@ function destinations(ports: number[], ips: string[], from: number, n: number): 
 }
 
 const EMPTY = new Uint32Array(0);
+
+/** The reused send buffer's first size: a window of small datagrams fits. */
+const SCRATCH_BYTES = 64 * 1024;
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/**
+ * TypedArray.prototype.set, called directly: looking `set` up on each Buffer goes through
+ * Buffer.prototype's many methods and is not inlined (a generic property load per copy).
+ */
+const typedArraySet = Uint8Array.prototype.set;
 
 /** Segments up to this size are copied together before a GSO send. */
 const SMALL_SEGMENT = 512;
@@ -463,18 +485,34 @@ export class Handle {
     });
   }
 
-  /** `list[from..to]` copied back to back into this socket's reused buffer (a view). */
-  gather(list: Buffer[], from: number, to: number): Buffer {
-    let size = 0;
-    for (let i = from; i < to; i++) size += list[i].length;
-    if (!this.scratch || this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
+  /** What the last gather() copied: a view of the reused buffer. */
+  gathered: Buffer = EMPTY_BUFFER;
+
+  /**
+   * Copies the window of `list` from `from` (before `stop`; see windowEnd) back to back into
+   * this socket's reused buffer, in one pass: the bytes to `gathered`, each length to
+   * runLengths. Returns the window's end.
+   */
+  gather(list: Buffer[], from: number, stop: number): number {
+    let scratch = this.scratch ?? (this.scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES));
     let off = 0;
-    for (let i = from; i < to; i++) {
-      const b = list[i];
-      this.scratch.set(b, off);
-      off += b.length;
+    let end = from;
+    for (; end < stop && end - from < WINDOW; end++) {
+      const b = list[end];
+      const len = b.length;
+      if (end > from && off + len > WINDOW_BYTES) break;
+      if (off + len > scratch.length) {
+        // Grown for a big window (up to WINDOW_BYTES, or one bigger datagram), then kept.
+        const bigger = Buffer.allocUnsafeSlow(Math.max(off + len, Math.min(2 * scratch.length, WINDOW_BYTES)));
+        typedArraySet.call(bigger, scratch.subarray(0, off), 0);
+        scratch = this.scratch = bigger;
+      }
+      typedArraySet.call(scratch, b, off);
+      runLengths[end - from] = len;
+      off += len;
     }
-    return this.scratch.subarray(0, off);
+    this.gathered = scratch.subarray(0, off);
+    return end;
   }
 
   /**
@@ -589,7 +627,6 @@ export class Handle {
    * from this call or from the loop. Returns true when it completed synchronously.
    */
   sendBatch(list: Buffer[], ports: number[], ips: string[], segment: number, done: BatchDone): boolean {
-    for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
     if (ips.length > 0 && this.connected) {
       done(EISCONN, 0);
       return true;
