@@ -6,7 +6,7 @@ import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import { addPending, flushPending, joinRun, PendingSend } from './coalesce';
-import { errno, NativeSocket, reportUncaught } from './native';
+import { BatchSender, errno, NativeSocket, reportUncaught, sendPacked, sendSegmented } from './native';
 
 /**
  * Node's own dns.lookup, if that is what dns.lookup is at load (recognised by its source,
@@ -97,8 +97,9 @@ class BatchSend {
     const list = this.list;
     const n = list.length;
     const stop = Math.min(n, this.sent + MAX_PER_TURN);
-    // Pending coalesced sends of this tick leave first (the getter flushes them).
-    const native = this.handle.native;
+    // Pending coalesced sends of this tick leave first.
+    flushPending();
+    const sender = this.handle.batchSender();
     while (this.sent < stop) {
       const from = this.sent;
       let end: number;
@@ -106,7 +107,7 @@ class BatchSend {
       if (this.segment > SMALL_SEGMENT) {
         // Large datagrams: the binding gathers the buffers where they lie.
         end = windowEnd(list, from, stop);
-        r = native.sendSegments(list.slice(from, end), this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
+        r = this.handle.native.sendSegments(list.slice(from, end), this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
       } else {
         // Small ones: one copy into a reused buffer costs less than an iovec (and a JS value)
         // each, and a single value crosses into native code instead of one per datagram.
@@ -114,12 +115,12 @@ class BatchSend {
         const packed = this.handle.gathered;
         const want = end - from;
         if (this.segment > 0) {
-          r = native.sendSegments([packed], this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
+          r = sendSegmented(sender, packed, this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
         } else {
           const lengths = runLengths.subarray(0, want);
           r = this.ips.length === 0
-            ? native.sendBatch(packed, lengths, EMPTY, [], EMPTY)
-            : native.sendBatch(packed, lengths, runPorts.subarray(0, want), destinations(this.ports, this.ips, from, want), runHostIndex.subarray(0, want));
+            ? sendPacked(sender, packed, lengths, EMPTY, [], EMPTY)
+            : sendPacked(sender, packed, lengths, runPorts.subarray(0, want), destinations(this.ports, this.ips, from, want), runHostIndex.subarray(0, want));
         }
       }
       const want = end - from;
@@ -483,6 +484,13 @@ export class Handle {
       finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? bytes : r),
       bytes,
     });
+  }
+
+  /** The binding's batch-send handle of this socket (see native.ts), made on first use. */
+  private sender: BatchSender | null = null;
+
+  batchSender(): BatchSender {
+    return this.sender ?? (this.sender = this.sock.batchSender());
   }
 
   /** What the last gather() copied: a view of the reused buffer. */
