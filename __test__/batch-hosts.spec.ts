@@ -150,3 +150,32 @@ test('sendBatch of more than a 1 MiB window (unequal sizes, sendmmsg): all sent,
   t.true(got.every((m) => m.data.equals(msgs[m.data.readUInt32BE(0)])), 'intact');
   t.true(got.length > 0);
 });
+
+test("the binding's batch-send functions refuse a count past their arrays or bytes past the buffer (EINVAL), sending nothing", async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const native = require('../lib/native');
+  const rx = await bound('udp4');
+  t.teardown(() => closeAll(rx));
+  const got = collector(rx);
+  const sock = new native.NativeSocket(false);
+  t.teardown(() => sock.close());
+  t.is(sock.bind('127.0.0.1', 0, 0), 0);
+  const sender = sock.batchSender();
+  const port = rx.address().port;
+  const EINVAL = native.errno.EINVAL;
+  const data = Buffer.alloc(64, 7);
+  const lengths = new Uint32Array([16, 16]);
+  const ports = new Uint32Array([port, port]);
+  const index = new Uint32Array([0, 0]);
+  t.is(native.sendPacked(sender, data, 3, lengths, ports, ['127.0.0.1'], index), EINVAL, 'count past lengths');
+  t.is(native.sendPacked(sender, data, 2, new Uint32Array([16, 60]), ports, ['127.0.0.1'], index), EINVAL, 'lengths past the data');
+  t.is(native.sendPacked(sender, data, 2, lengths, ports.subarray(0, 1), ['127.0.0.1'], index), EINVAL, 'ports shorter than count');
+  t.is(native.sendSegmented(sender, data, 65, 16, port, '127.0.0.1'), EINVAL, 'bytes past the buffer');
+  // In range, the same calls send: 2 packed datagrams, then 4 segments of 16 bytes.
+  t.is(native.sendPacked(sender, data, 2, lengths, ports, ['127.0.0.1'], index), 2);
+  t.is(native.sendSegmented(sender, data, 64, 16, port, '127.0.0.1'), 4);
+  await until(() => got.length >= 6);
+  t.deepEqual(got.map((m) => m.data.length), [16, 16, 16, 16, 16, 16]);
+  sock.close();
+  t.is(native.sendSegmented(sender, data, 64, 16, port, '127.0.0.1'), native.errno.EBADF, 'after close');
+});

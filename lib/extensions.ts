@@ -212,9 +212,12 @@ function distinct(hosts: Array<string | undefined>): Array<string | undefined> {
 
 /** Per datagram, the address its host resolved to (`resolved[k]` for `unique[k]`). */
 function resolvedPerDatagram(hosts: Array<string | undefined>, unique: Array<string | undefined>, resolved: string[]): string[] {
-  if (unique.length === 1) return new Array<string>(hosts.length).fill(resolved[0]);
-  const slot = unique.length > FEW_HOSTS ? new Map(unique.map((h, k) => [h, k])) : null;
   const ips = new Array<string>(hosts.length);
+  if (unique.length === 1) {
+    for (let i = 0; i < hosts.length; i++) ips[i] = resolved[0];
+    return ips;
+  }
+  const slot = unique.length > FEW_HOSTS ? new Map(unique.map((h, k) => [h, k])) : null;
   for (let i = 0; i < hosts.length; i++) ips[i] = resolved[slot ? slot.get(hosts[i])! : unique.indexOf(hosts[i])];
   return ips;
 }

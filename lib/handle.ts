@@ -112,15 +112,15 @@ class BatchSend {
         // Small ones: one copy into a reused buffer costs less than an iovec (and a JS value)
         // each, and a single value crosses into native code instead of one per datagram.
         end = this.handle.gather(list, from, stop);
-        const packed = this.handle.gathered;
+        const packed = this.handle.scratch!;
         const want = end - from;
+        // The reused buffer and arrays go whole, with the count of bytes or datagrams used.
         if (this.segment > 0) {
-          r = sendSegmented(sender, packed, this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
+          r = sendSegmented(sender, packed, this.handle.gathered, this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
         } else {
-          const lengths = runLengths.subarray(0, want);
           r = this.ips.length === 0
-            ? sendPacked(sender, packed, lengths, EMPTY, [], EMPTY)
-            : sendPacked(sender, packed, lengths, runPorts.subarray(0, want), destinations(this.ports, this.ips, from, want), runHostIndex.subarray(0, want));
+            ? sendPacked(sender, packed, want, runLengths, EMPTY, [], EMPTY)
+            : sendPacked(sender, packed, want, runLengths, runPorts, destinations(this.ports, this.ips, from, want), runHostIndex);
         }
       }
       const want = end - from;
@@ -193,7 +193,6 @@ const EMPTY = new Uint32Array(0);
 
 /** The reused send buffer's first size: a window of small datagrams fits. */
 const SCRATCH_BYTES = 64 * 1024;
-const EMPTY_BUFFER = Buffer.alloc(0);
 
 /**
  * TypedArray.prototype.set, called directly: looking `set` up on each Buffer goes through
@@ -221,7 +220,8 @@ export class Handle {
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   private connected = false;
-  private scratch: Buffer | null = null;
+  /** The reused send buffer of batch sends (see gather). */
+  scratch: Buffer | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   /** The last peer address the binding sent (it sends `undefined` while unchanged). */
   private lastAddress = '';
@@ -493,12 +493,12 @@ export class Handle {
     return this.sender ?? (this.sender = this.sock.batchSender());
   }
 
-  /** What the last gather() copied: a view of the reused buffer. */
-  gathered: Buffer = EMPTY_BUFFER;
+  /** How many bytes of `scratch` the last gather() filled. */
+  gathered = 0;
 
   /**
    * Copies the window of `list` from `from` (before `stop`; see windowEnd) back to back into
-   * this socket's reused buffer, in one pass: the bytes to `gathered`, each length to
+   * this socket's reused buffer `scratch`, in one pass: `gathered` bytes, each length to
    * runLengths. Returns the window's end.
    */
   gather(list: Buffer[], from: number, stop: number): number {
@@ -519,7 +519,7 @@ export class Handle {
       runLengths[end - from] = len;
       off += len;
     }
-    this.gathered = scratch.subarray(0, off);
+    this.gathered = off;
     return end;
   }
 

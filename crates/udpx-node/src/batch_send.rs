@@ -68,14 +68,27 @@ pub(crate) fn segments(h: &Handle, chunks: &[&[u8]], segment_size: u32, port: u3
     h.sent(r, |n| (n, total.min(n.saturating_mul(seg))))
 }
 
-/// `NativeSocket::send_batch` on a [`BatchSender`].
+/// `NativeSocket::send_batch` on a [`BatchSender`], of the first `count` datagrams: the
+/// arrays may be longer (reused from call to call), as `data` may be (bytes after the last
+/// datagram are ignored). EINVAL when `lengths` is shorter than `count`.
 #[napi(catch_unwind)]
-pub fn send_packed(sender: &External<BatchSender>, data: &[u8], lengths: &[u32], ports: &[u32], hosts: Vec<String>, host_index: &[u32]) -> i32 {
+pub fn send_packed(
+    sender: &External<BatchSender>,
+    data: &[u8],
+    count: u32,
+    lengths: &[u32],
+    ports: &[u32],
+    hosts: Vec<String>,
+    host_index: &[u32],
+) -> i32 {
+    let Some(lengths) = lengths.get(..count as usize) else { return EINVAL };
     packed(&sender.0, data, lengths, ports, &hosts, host_index)
 }
 
-/// `NativeSocket::send_segments` of one contiguous buffer on a [`BatchSender`].
+/// `NativeSocket::send_segments` of the first `bytes` of `data`, on a [`BatchSender`].
+/// EINVAL when `data` is shorter.
 #[napi(catch_unwind)]
-pub fn send_segmented(sender: &External<BatchSender>, data: &[u8], segment_size: u32, port: u32, ip: Option<String>) -> i32 {
+pub fn send_segmented(sender: &External<BatchSender>, data: &[u8], bytes: u32, segment_size: u32, port: u32, ip: Option<String>) -> i32 {
+    let Some(data) = data.get(..bytes as usize) else { return EINVAL };
     segments(&sender.0, &[data], segment_size, port, ip.as_deref())
 }
