@@ -73,7 +73,7 @@ pub(crate) fn segments(h: &Handle, chunks: &[&[u8]], segment_size: u32, port: u3
 /// datagram are ignored). EINVAL when `lengths` is shorter than `count`.
 #[napi(catch_unwind)]
 pub fn send_packed(
-    sender: &External<BatchSender>,
+    #[napi(ts_arg_type = "ExternalObject<'BatchSender'>")] sender: &External<BatchSender>,
     data: &[u8],
     count: u32,
     lengths: &[u32],
@@ -88,7 +88,14 @@ pub fn send_packed(
 /// `NativeSocket::send_segments` of the first `bytes` of `data`, on a [`BatchSender`].
 /// EINVAL when `data` is shorter.
 #[napi(catch_unwind)]
-pub fn send_segmented(sender: &External<BatchSender>, data: &[u8], bytes: u32, segment_size: u32, port: u32, ip: Option<String>) -> i32 {
+pub fn send_segmented(
+    #[napi(ts_arg_type = "ExternalObject<'BatchSender'>")] sender: &External<BatchSender>,
+    data: &[u8],
+    bytes: u32,
+    segment_size: u32,
+    port: u32,
+    ip: Option<String>,
+) -> i32 {
     let Some(data) = data.get(..bytes as usize) else { return EINVAL };
     segments(&sender.0, &[data], segment_size, port, ip.as_deref())
 }

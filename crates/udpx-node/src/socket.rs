@@ -212,7 +212,7 @@ impl NativeSocket {
 
     /// This socket's handle for the batch-send functions (`sendPacked`, `sendSegmented`),
     /// which cost less per call than these methods.
-    #[napi(catch_unwind)]
+    #[napi(catch_unwind, ts_return_type = "ExternalObject<'BatchSender'>")]
     pub fn batch_sender(&self) -> External<BatchSender> {
         External::new(BatchSender(Rc::clone(&self.inner)))
     }
