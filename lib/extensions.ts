@@ -175,22 +175,51 @@ function sendBatch(this: Socket, messages: any, port?: any, address?: any, callb
     });
   } else {
     // One lookup per distinct host, as send() would do per datagram.
-    const unique = [...new Set(hosts)];
-    const resolved = new Map<string | undefined, string>();
+    const unique = distinct(hosts);
+    const resolved = new Array<string>(unique.length);
     let pending = unique.length;
     let failed = false;
-    for (const host of unique) {
-      handle.lookup(host, (ex, ip) => {
+    for (let k = 0; k < unique.length; k++) {
+      handle.lookup(unique[k], (ex, ip) => {
         if (failed) return;
         if (ex) {
           failed = true;
           return batchLookupFailed(this, ex, callback);
         }
-        resolved.set(host, ip);
-        if (--pending === 0) sendBatchNow(this, list, ports, hosts.map((h) => resolved.get(h)!), hosts, callback);
+        resolved[k] = ip;
+        if (--pending === 0) sendBatchNow(this, list, ports, resolvedPerDatagram(hosts, unique, resolved), hosts, callback);
       });
     }
   }
+}
+
+/** Distinct hosts up to which a linear search beats a Map. */
+const FEW_HOSTS = 8;
+
+/** The distinct values of `hosts`, in order of first appearance. */
+function distinct(hosts: Array<string | undefined>): Array<string | undefined> {
+  const first = hosts[0];
+  let i = 1;
+  while (i < hosts.length && hosts[i] === first) i++;
+  if (i === hosts.length) return [first];
+  const out: Array<string | undefined> = [first];
+  for (; i < hosts.length && out.length <= FEW_HOSTS; i++) if (!out.includes(hosts[i])) out.push(hosts[i]);
+  if (i === hosts.length) return out;
+  const seen = new Set(out);
+  for (; i < hosts.length; i++) seen.add(hosts[i]);
+  return [...seen];
+}
+
+/** Per datagram, the address its host resolved to (`resolved[k]` for `unique[k]`). */
+function resolvedPerDatagram(hosts: Array<string | undefined>, unique: Array<string | undefined>, resolved: string[]): string[] {
+  const ips = new Array<string>(hosts.length);
+  if (unique.length === 1) {
+    for (let i = 0; i < hosts.length; i++) ips[i] = resolved[0];
+    return ips;
+  }
+  const slot = unique.length > FEW_HOSTS ? new Map(unique.map((h, k) => [h, k])) : null;
+  for (let i = 0; i < hosts.length; i++) ips[i] = resolved[slot ? slot.get(hosts[i])! : unique.indexOf(hosts[i])];
+  return ips;
 }
 
 function batchLookupFailed(self: Socket, ex: unknown, callback: Callback | undefined): void {

@@ -6,7 +6,7 @@ import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import { addPending, flushPending, joinRun, PendingSend } from './coalesce';
-import { errno, NativeSocket, reportUncaught } from './native';
+import { BatchSender, errno, NativeSocket, reportUncaught, sendPacked, sendSegmented } from './native';
 
 /**
  * Node's own dns.lookup, if that is what dns.lookup is at load (recognised by its source,
@@ -76,20 +76,16 @@ const MAX_PER_TURN = 4096;
 class BatchSend {
   sent = 0;
   error = 0;
-  private readonly lengths: Uint32Array;
   constructor(
     private readonly handle: Handle,
     private readonly list: Buffer[],
-    /** Per datagram (or, for one destination, all alike). */
-    private readonly ports: Uint32Array,
-    /** Distinct destinations; empty for the connected peer. */
-    private readonly hosts: string[],
-    private readonly hostIndex: Uint32Array,
-    /** With a segment size, `list` goes out in GSO buffers to `hosts[0]:ports[0]`. */
+    /** Per datagram, or one for all. */
+    private readonly ports: number[],
+    /** Per datagram, or one for all; empty for the connected peer. */
+    private readonly ips: string[],
+    /** With a segment size, `list` goes out in GSO buffers to `ips[0]:ports[0]`. */
     private readonly segment: number,
-  ) {
-    this.lengths = Uint32Array.from(list, (b) => b.length);
-  }
+  ) {}
 
   /**
    * Sends the next windows of the batch. Returns 0 when all went out, an errno when one
@@ -98,33 +94,36 @@ class BatchSend {
    * MAX_PER_TURN datagrams, so that a huge batch does not hold the event loop.
    */
   attempt(): number {
-    const n = this.list.length;
+    const list = this.list;
+    const n = list.length;
     const stop = Math.min(n, this.sent + MAX_PER_TURN);
-    const native = this.handle.native;
+    // Pending coalesced sends of this tick leave first.
+    flushPending();
+    const sender = this.handle.batchSender();
     while (this.sent < stop) {
-      // Up to WINDOW datagrams, and no more than WINDOW_BYTES unless one datagram is bigger.
-      let end = this.sent + 1;
-      let bytes = this.lengths[this.sent];
-      while (end < stop && end - this.sent < WINDOW && bytes + this.lengths[end] <= WINDOW_BYTES) bytes += this.lengths[end++];
-      const want = end - this.sent;
+      const from = this.sent;
+      let end: number;
       let r: number;
-      if (this.segment > 0) {
-        // Large datagrams: the binding gathers the buffers where they lie. Small ones: one
-        // copy into a reused buffer costs less than an iovec (and a JS value) each.
-        const parts = this.segment <= SMALL_SEGMENT
-          ? [this.handle.gather(this.list, this.sent, end)]
-          : this.list.slice(this.sent, end);
-        r = native.sendSegments(parts, this.segment, this.ports[0] ?? 0,
-          this.hosts.length > 0 ? this.hosts[0] : undefined);
+      if (this.segment > SMALL_SEGMENT) {
+        // Large datagrams: the binding gathers the buffers where they lie.
+        end = windowEnd(list, from, stop);
+        r = this.handle.native.sendSegments(list.slice(from, end), this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
       } else {
-        // One packed buffer and a length per datagram: a single value crosses into native
-        // code instead of one per datagram.
-        const packed = this.handle.gather(this.list, this.sent, end);
-        const lengths = this.lengths.subarray(this.sent, end);
-        r = this.hosts.length > 0
-          ? native.sendBatch(packed, lengths, this.ports.subarray(this.sent, end), this.hosts, this.hostIndex.subarray(this.sent, end))
-          : native.sendBatch(packed, lengths, EMPTY, [], EMPTY);
+        // Small ones: one copy into a reused buffer costs less than an iovec (and a JS value)
+        // each, and a single value crosses into native code instead of one per datagram.
+        end = this.handle.gather(list, from, stop);
+        const packed = this.handle.scratch!;
+        const want = end - from;
+        // The reused buffer and arrays go whole, with the count of bytes or datagrams used.
+        if (this.segment > 0) {
+          r = sendSegmented(sender, packed, this.handle.gathered, this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
+        } else {
+          r = this.ips.length === 0
+            ? sendPacked(sender, packed, want, runLengths, EMPTY, [], EMPTY)
+            : sendPacked(sender, packed, want, runLengths, runPorts, destinations(this.ports, this.ips, from, want), runHostIndex);
+        }
       }
+      const want = end - from;
       if (r > 0) {
         this.sent += r;
         if (r < want) return EAGAIN;
@@ -138,7 +137,68 @@ class BatchSend {
   }
 }
 
+/**
+ * The end of the window of `list` from `from` (before `stop`): up to WINDOW datagrams, and
+ * no more than WINDOW_BYTES unless one datagram is bigger.
+ */
+function windowEnd(list: Buffer[], from: number, stop: number): number {
+  let end = from + 1;
+  let bytes = list[from].length;
+  while (end < stop && end - from < WINDOW && bytes + list[end].length <= WINDOW_BYTES) bytes += list[end++].length;
+  return end;
+}
+
+/** Distinct hosts of a window up to which a linear search beats a Map. */
+const FEW_HOSTS = 8;
+const hostSlots = new Map<string, number>();
+
+/**
+ * Fills runPorts and runHostIndex for datagrams `from..from+n` (ports and ips per datagram,
+ * or one of each for all) and returns their distinct hosts (runHosts, reused): each is
+ * parsed once per window by the binding.
+ */
+function destinations(ports: number[], ips: string[], from: number, n: number): string[] {
+  runHosts.length = 0;
+  if (ips.length === 1) {
+    runHosts.push(ips[0]);
+    runPorts.fill(ports[0], 0, n);
+    runHostIndex.fill(0, 0, n);
+    return runHosts;
+  }
+  hostSlots.clear();
+  for (let k = 0; k < n; k++) {
+    const ip = ips[from + k];
+    runPorts[k] = ports[from + k];
+    let h: number | undefined;
+    if (runHosts.length <= FEW_HOSTS) {
+      h = runHosts.length - 1;
+      while (h >= 0 && runHosts[h] !== ip) h--;
+      if (h < 0) {
+        h = runHosts.push(ip) - 1;
+        if (runHosts.length > FEW_HOSTS) for (let j = 0; j < runHosts.length; j++) hostSlots.set(runHosts[j], j);
+      }
+    } else {
+      h = hostSlots.get(ip);
+      if (h === undefined) {
+        h = runHosts.push(ip) - 1;
+        hostSlots.set(ip, h);
+      }
+    }
+    runHostIndex[k] = h;
+  }
+  return runHosts;
+}
+
 const EMPTY = new Uint32Array(0);
+
+/** The reused send buffer's first size: a window of small datagrams fits. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * TypedArray.prototype.set, called directly: looking `set` up on each Buffer goes through
+ * Buffer.prototype's many methods and is not inlined (a generic property load per copy).
+ */
+const typedArraySet = Uint8Array.prototype.set;
 
 /** Segments up to this size are copied together before a GSO send. */
 const SMALL_SEGMENT = 512;
@@ -160,7 +220,8 @@ export class Handle {
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   private connected = false;
-  private scratch: Buffer | null = null;
+  /** The reused send buffer of batch sends (see gather). */
+  scratch: Buffer | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   /** The last peer address the binding sent (it sends `undefined` while unchanged). */
   private lastAddress = '';
@@ -425,18 +486,41 @@ export class Handle {
     });
   }
 
-  /** `list[from..to]` copied back to back into this socket's reused buffer (a view). */
-  gather(list: Buffer[], from: number, to: number): Buffer {
-    let size = 0;
-    for (let i = from; i < to; i++) size += list[i].length;
-    if (!this.scratch || this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
+  /** The binding's batch-send handle of this socket (see native.ts), made on first use. */
+  private sender: BatchSender | null = null;
+
+  batchSender(): BatchSender {
+    return this.sender ?? (this.sender = this.sock.batchSender());
+  }
+
+  /** How many bytes of `scratch` the last gather() filled. */
+  gathered = 0;
+
+  /**
+   * Copies the window of `list` from `from` (before `stop`; see windowEnd) back to back into
+   * this socket's reused buffer `scratch`, in one pass: `gathered` bytes, each length to
+   * runLengths. Returns the window's end.
+   */
+  gather(list: Buffer[], from: number, stop: number): number {
+    let scratch = this.scratch ?? (this.scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES));
     let off = 0;
-    for (let i = from; i < to; i++) {
-      const b = list[i];
-      this.scratch.set(b, off);
-      off += b.length;
+    let end = from;
+    for (; end < stop && end - from < WINDOW; end++) {
+      const b = list[end];
+      const len = b.length;
+      if (end > from && off + len > WINDOW_BYTES) break;
+      if (off + len > scratch.length) {
+        // Grown for a big window (up to WINDOW_BYTES, or one bigger datagram), then kept.
+        const bigger = Buffer.allocUnsafeSlow(Math.max(off + len, Math.min(2 * scratch.length, WINDOW_BYTES)));
+        typedArraySet.call(bigger, scratch.subarray(0, off), 0);
+        scratch = this.scratch = bigger;
+      }
+      typedArraySet.call(scratch, b, off);
+      runLengths[end - from] = len;
+      off += len;
     }
-    return this.scratch.subarray(0, off);
+    this.gathered = off;
+    return end;
   }
 
   /**
@@ -551,7 +635,6 @@ export class Handle {
    * from this call or from the loop. Returns true when it completed synchronously.
    */
   sendBatch(list: Buffer[], ports: number[], ips: string[], segment: number, done: BatchDone): boolean {
-    for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
     if (ips.length > 0 && this.connected) {
       done(EISCONN, 0);
       return true;
@@ -560,28 +643,9 @@ export class Handle {
       done(EDESTADDRREQ, 0);
       return true;
     }
-    // Distinct destinations once, with an index and a port per datagram.
-    const n = list.length;
-    const hosts: string[] = [];
-    const hostIndex = new Uint32Array(ips.length > 0 ? n : 0);
-    const portArr = new Uint32Array(ips.length > 0 ? n : 0);
-    if (ips.length === 1) {
-      hosts.push(ips[0]);
-      portArr.fill(ports[0]);
-    } else if (ips.length > 1) {
-      const seen = new Map<string, number>();
-      for (let i = 0; i < n; i++) {
-        let k = seen.get(ips[i]);
-        if (k === undefined) {
-          k = hosts.length;
-          hosts.push(ips[i]);
-          seen.set(ips[i], k);
-        }
-        hostIndex[i] = k;
-        portArr[i] = ports[i];
-      }
-    }
-    const batch = new BatchSend(this, list, portArr, hosts, hostIndex, segment);
+    // Coalesced sends of this tick leave first (or join the queue first, on EAGAIN).
+    flushPending();
+    const batch = new BatchSend(this, list, ports, ips, segment);
     if (this.queue.length === 0 && batch.attempt() !== EAGAIN) {
       done(batch.error, batch.sent);
       return true;

@@ -9,6 +9,14 @@ const binding = loadNative(() => require('../../native/index.js') as typeof impo
 export const NativeSocket = binding.NativeSocket;
 export type NativeSocket = import('../native/index').NativeSocket;
 
+/**
+ * Batch sends as plain functions on a socket's `batchSender()`: cheaper per call than the
+ * NativeSocket methods of the same name (sendBatch, sendSegments of one buffer).
+ */
+export const sendPacked = binding.sendPacked;
+export const sendSegmented = binding.sendSegmented;
+export type BatchSender = ReturnType<NativeSocket['batchSender']>;
+
 /** Reports an exception as uncaught, now (Node's 'uncaughtException' path). */
 export const reportUncaught = binding.reportUncaught;
 

@@ -3,6 +3,11 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+/// An address as libuv reads it: a C string, so it ends at the first NUL.
+pub(crate) fn c_str(s: &str) -> &str {
+    s.split('\0').next().unwrap_or("")
+}
+
 /// Parses `ip` (with an optional `%zone` on IPv6) and `port` into a socket address.
 ///
 /// The zone is an interface name, resolved with `if_nametoindex`; an unknown name gives

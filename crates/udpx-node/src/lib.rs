@@ -4,7 +4,8 @@
 //!
 //! Socket logic lives in the `udpx` crate; dgram semantics live in the TypeScript facade.
 //!
-//! Modules: `socket` (the `#[napi]` methods), `handle` (a socket's state and lifecycle),
+//! Modules: `socket` (the `#[napi]` methods), `batch_send` (batch sends, also as plain
+//! functions on a socket's `BatchSender`), `handle` (a socket's state and lifecycle),
 //! `reader` (receive loop, stats), `writer` (sends and writability), `deliver` (JS values of
 //! received datagrams), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
 //! per thread), `uv` (libuv poll handles), `address` (libuv's
@@ -12,6 +13,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod address;
+mod batch_send;
 mod callback;
 mod deliver;
 mod error;
