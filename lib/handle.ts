@@ -17,7 +17,7 @@ const builtinLookup = /^function lookup\(hostname, options, callback\) \{\s+let 
   ? dns.lookup
   : null;
 
-const { EAGAIN, EINVAL, EDESTADDRREQ, EISCONN, ECANCELED } = errno;
+const { EAGAIN, EINVAL, ECANCELED } = errno;
 
 export { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT } from './native';
 
@@ -159,7 +159,6 @@ export class Handle {
   private readonly sock: NativeSocket;
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
-  private connected = false;
   private scratch: Buffer | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   /** The last peer address the binding sent (it sends `undefined` while unchanged). */
@@ -167,9 +166,6 @@ export class Handle {
   private lastFamily: 'IPv4' | 'IPv6' = 'IPv4';
   /** The slab of received datagrams being emitted (see deliverMessages). */
   private inbox: Inbox | null = null;
-  /** What the native side holds from setDestination (ip, port), or null. */
-  private destIp: string | null = null;
-  private destPort = -1;
   private queue: QueuedSend[] = [];
   private queueBytes = 0;
   private closed = false;
@@ -257,17 +253,13 @@ export class Handle {
     return this.native.bind(`${ip}`, port, flags);
   }
 
+  /** EISCONN when connected already: the binding knows. */
   connect(ip: unknown, port: number): number {
-    if (this.connected) return EISCONN;
-    const err = this.native.connect(`${ip}`, port);
-    if (err === 0) this.connected = true;
-    return err;
+    return this.native.connect(`${ip}`, port);
   }
 
   disconnect(): number {
-    const err = this.native.disconnect();
-    if (err === 0) this.connected = false;
-    return err;
+    return this.native.disconnect();
   }
 
   getsockname() {
@@ -399,21 +391,23 @@ export class Handle {
     for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
     // A lookup that yields a non-string: node:dgram's C++ aborts on it; udpx reports it.
     if (ip !== null && typeof ip !== 'string') return EINVAL;
-    // libuv's checks before any send.
-    if (ip !== null && this.connected) return EISCONN;
-    if (ip === null && !this.connected) return EDESTADDRREQ;
-    // Not on a connected socket: on loopback an ICMP error raised during a sendmmsg is
-    // taken by the next message, and node:dgram's ECONNREFUSED would be lost.
+    // libuv's checks before a send (EISCONN, EDESTADDRREQ) are the binding's: a send with
+    // an address to a connected socket fails there, at its turn. Sends without one (a
+    // connected socket) are not coalesced: on loopback an ICMP error raised during a
+    // sendmmsg is taken by the next message, and node:dgram's ECONNREFUSED would be lost.
     if (ip !== null && list.length === 1 && this.coalesce && this.queue.length === 0 && !NO_TRY_SEND && joinRun()) {
       return addPending(this, list[0], port, ip, done);
     }
     // Earlier sends, of any socket, leave first.
     flushPending();
-    const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.sock.send(list, ip === null ? 0 : port, ip ?? undefined);
+    const attempt = list.length === 1 ? () => this.sock.sendOne(list[0], ip === null ? 0 : port, ip ?? undefined) : () => this.sock.send(list, ip === null ? 0 : port, ip ?? undefined);
     if (this.queue.length === 0 && !NO_TRY_SEND) {
       const r = attempt();
       if (r >= 0) return r + 1;
       if (r !== EAGAIN) return r;
+    } else {
+      const err = this.sock.sendable(ip !== null);
+      if (err) return err;
     }
     let bytes = 0;
     for (const b of list) bytes += b.length;
@@ -484,7 +478,7 @@ export class Handle {
       if (n === 1) {
         // One datagram (a reply, a lone send): the cached destination, no arrays.
         const p = list[i];
-        const r = this.sendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
+        const r = this.sock.sendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
         if (r === EAGAIN) {
           for (; i < to; i++) this.queuePending(list[i]);
           return to;
@@ -522,25 +516,10 @@ export class Handle {
     const { buf, port, ip, done } = p;
     const bytes = p.length;
     p.result = this.closed ? errno.EBADF : this.enqueue({
-      attempt: () => this.sendOne(buf, port, ip),
+      attempt: () => this.sock.sendOne(buf, port, ip),
       finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? bytes : r),
       bytes,
     });
-  }
-
-  /** One buffer, the common case: the destination crosses into native code only when it changes. */
-  private sendOne(buf: Uint8Array, port: number, ip: string | null): number {
-    if (ip === null) return this.sock.sendOne(buf, false);
-    if (ip !== this.destIp || port !== this.destPort) {
-      const err = this.sock.setDestination(ip, port);
-      if (err) {
-        this.destIp = null;
-        return err;
-      }
-      this.destIp = ip;
-      this.destPort = port;
-    }
-    return this.sock.sendOne(buf, true);
   }
 
   /**
@@ -552,13 +531,13 @@ export class Handle {
    */
   sendBatch(list: Buffer[], ports: number[], ips: string[], segment: number, done: BatchDone): boolean {
     for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
-    if (ips.length > 0 && this.connected) {
-      done(EISCONN, 0);
-      return true;
-    }
-    if (ips.length === 0 && !this.connected) {
-      done(EDESTADDRREQ, 0);
-      return true;
+    // libuv's checks, before the batch waits behind queued sends.
+    if (this.queue.length > 0) {
+      const err = this.sock.sendable(ips.length > 0);
+      if (err) {
+        done(err, 0);
+        return true;
+      }
     }
     // Distinct destinations once, with an index and a port per datagram.
     const n = list.length;

@@ -116,3 +116,7 @@ pub const BIND_REUSE_PORT: u32 = 4;
 pub(crate) const EBADF: i32 = UV_EBADF;
 pub(crate) const EINVAL: i32 = UV_EINVAL;
 pub(crate) const EAFNOSUPPORT: i32 = crate::error::codes::EAFNOSUPPORT;
+pub(crate) const EAGAIN: i32 = UV_EAGAIN;
+pub(crate) const EISCONN: i32 = UV_EISCONN;
+pub(crate) const EDESTADDRREQ: i32 = UV_EDESTADDRREQ;
+pub(crate) const ECANCELED: i32 = UV_ECANCELED;

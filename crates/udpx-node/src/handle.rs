@@ -3,7 +3,6 @@
 //! binding keeps lives here, once.
 
 use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
 use std::ptr;
 use std::rc::Rc;
 
@@ -11,6 +10,7 @@ use napi::sys;
 use udpx::{Family, UdpSocket};
 
 use crate::callback::{AddressMemo, JsCallback};
+use crate::destination::DestinationCache;
 use crate::error::{status, uv_code};
 use crate::fds;
 use crate::reader::Counters;
@@ -40,8 +40,10 @@ pub(crate) struct Handle {
     pub(crate) message_batches: Cell<bool>,
     /// Whether datagrams carry destination/interface/TOS/timestamp (`setRecvMetadata`).
     pub(crate) metadata: Cell<bool>,
-    /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
-    pub(crate) dest: Cell<Option<SocketAddr>>,
+    /// Whether `connect` succeeded (and no `disconnect` since): sends take no address.
+    pub(crate) connected: Cell<bool>,
+    /// The last destination a send to an address parsed.
+    pub(crate) destinations: RefCell<DestinationCache>,
     pub(crate) addr_memo: RefCell<AddressMemo>,
     /// The env-cleanup registration (a leaked `Rc<Handle>`), removed on close.
     cleanup: Cell<*const Handle>,
@@ -64,7 +66,8 @@ impl Handle {
             recv_errors: Cell::new(false),
             reading: Cell::new(true),
             stats: Cell::new(Counters::default()),
-            dest: Cell::new(None),
+            connected: Cell::new(false),
+            destinations: RefCell::new(DestinationCache::new()),
             metadata: Cell::new(false),
             message_batches: Cell::new(false),
             shared: Cell::new(false),

@@ -5,7 +5,8 @@
 //! Socket logic lives in the `udpx` crate; dgram semantics live in the TypeScript facade.
 //!
 //! Modules: `socket` (the `#[napi]` methods), `handle` (a socket's state and lifecycle),
-//! `reader` (receive loop, stats), `writer` (sends and writability), `deliver` (JS values of
+//! `reader` (receive loop, stats), `writer` (sends and writability), `destination` (a send's
+//! address: libuv's checks, the last one parsed), `deliver` (JS values of
 //! received datagrams), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
 //! per thread), `uv` (libuv poll handles), `address` (libuv's
 //! address forms), `error` (errno values and flags, exported to JS).
@@ -14,6 +15,7 @@
 mod address;
 mod callback;
 mod deliver;
+mod destination;
 mod error;
 mod fds;
 mod handle;

@@ -13,8 +13,9 @@ use udpx::{BindOptions, Transmit, UdpSocket};
 use crate::address::{format_ip, parse_ip};
 
 use crate::callback::JsCallback;
+use crate::destination::destination;
 use crate::error::{
-    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EBADF, EINVAL, UV_EEXIST,
+    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EBADF, EINVAL, EISCONN, UV_EEXIST,
 };
 use crate::fds;
 use crate::handle::Handle;
@@ -119,15 +120,34 @@ impl NativeSocket {
         }
     }
 
+    /// Connects to `ip:port`; `EISCONN` when already connected, as libuv answers.
     #[napi(catch_unwind)]
     pub fn connect(&self, ip: String, port: u32) -> i32 {
+        if self.inner.connected.get() {
+            return EISCONN;
+        }
         let Ok(addr) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
-        self.inner.with_socket(|s| status(s.connect(addr))).unwrap_or(EBADF)
+        let r = self.inner.with_socket(|s| status(s.connect(addr))).unwrap_or(EBADF);
+        if r == 0 {
+            self.inner.connected.set(true);
+        }
+        r
     }
 
     #[napi(catch_unwind)]
     pub fn disconnect(&self) -> i32 {
-        self.inner.with_socket(|s| status(s.disconnect())).unwrap_or(EBADF)
+        let r = self.inner.with_socket(|s| status(s.disconnect())).unwrap_or(EBADF);
+        if r == 0 {
+            self.inner.connected.set(false);
+        }
+        r
+    }
+
+    /// Whether a send with an address (`hasAddress`) or without one may be made now:
+    /// 0, or the errno libuv's checks before a send give (`EISCONN`, `EDESTADDRREQ`).
+    #[napi(catch_unwind)]
+    pub fn sendable(&self, has_address: bool) -> i32 {
+        self.inner.address_check(has_address)
     }
 
     /// The bound address, or a negative errno.
@@ -155,6 +175,10 @@ impl NativeSocket {
     /// writable).
     #[napi(catch_unwind)]
     pub fn send(&self, chunks: Vec<&[u8]>, port: u32, ip: Option<String>) -> i32 {
+        let check = self.inner.address_check(ip.is_some());
+        if check != 0 {
+            return check;
+        }
         let r = match ip {
             Some(ip) => {
                 let Ok(to) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
@@ -166,33 +190,22 @@ impl NativeSocket {
         self.inner.sent(r.map(|r| r.map(|_| bytes)), |n| (1, n))
     }
 
-    /// Sets the destination of `sendOne(buf, true)`: the hot path parses an address once
-    /// per change of peer, not once per datagram.
+    /// Sends `buf` as one datagram: to `ip:port`, or with `ip` undefined to the connected
+    /// peer. Bytes sent or a negative errno, as `send`. The address is parsed once per
+    /// change of destination.
     #[napi(catch_unwind)]
-    pub fn set_destination(&self, ip: String, port: u32) -> i32 {
-        match parse_ip(c_str(&ip), port as u16, self.inner.v6) {
-            Ok(a) => {
-                self.inner.dest.set(Some(a));
-                0
-            }
-            Err(_) => {
-                self.inner.dest.set(None);
-                EINVAL
-            }
-        }
-    }
-
-    /// Sends `buf` as one datagram: to the `setDestination` address (`toDestination`) or
-    /// the connected peer. Bytes sent or a negative errno, as `send`.
-    #[napi(catch_unwind)]
-    pub fn send_one(&self, buf: &[u8], to_destination: bool) -> i32 {
-        let r = if to_destination {
-            let Some(to) = self.inner.dest.get() else { return EINVAL };
-            self.inner.with_socket(|s| s.send(&Transmit::new(Some(to), buf)))
-        } else {
-            self.inner.with_socket(|s| s.send(&Transmit::new(None, buf)))
+    pub fn send_one(&self, env: Env, buf: &[u8], port: u32, ip: Unknown<'_>) -> i32 {
+        let inner = &self.inner;
+        // SAFETY: `ip` is an argument of this call, in its environment.
+        let to = unsafe {
+            destination(env.raw(), ip.raw(), port, inner.connected.get(), inner.v6, &mut inner.destinations.borrow_mut())
         };
-        self.inner.sent(r.map(|r| r.map(|_| buf.len())), |n| (1, n))
+        let to = match to {
+            Ok(to) => to,
+            Err(e) => return e,
+        };
+        let r = inner.with_socket(|s| s.send(&Transmit::new(to, buf)));
+        inner.sent(r.map(|r| r.map(|_| buf.len())), |n| (1, n))
     }
 
     /// Sends datagrams with one system call per 64 (`sendmmsg`): `data` holds them back to
@@ -203,6 +216,10 @@ impl NativeSocket {
     /// negative errno when none was.
     #[napi(catch_unwind)]
     pub fn send_batch(&self, data: &[u8], lengths: &[u32], ports: &[u32], hosts: Vec<String>, host_index: &[u32]) -> i32 {
+        let check = self.inner.address_check(!hosts.is_empty());
+        if check != 0 {
+            return check;
+        }
         let Some(chunks) = udpx::packed::split(data, lengths) else { return EINVAL };
         // Each distinct host is parsed once. Datagrams before the first one whose host does
         // not parse go out; that one then fails on its own, as send() would fail for it.
@@ -227,6 +244,10 @@ impl NativeSocket {
     /// errno.
     #[napi(catch_unwind)]
     pub fn send_segments(&self, chunks: Vec<&[u8]>, segment_size: u32, port: u32, ip: Option<String>) -> i32 {
+        let check = self.inner.address_check(ip.is_some());
+        if check != 0 {
+            return check;
+        }
         let dest = match ip {
             Some(ip) => match parse_ip(c_str(&ip), port as u16, self.inner.v6) {
                 Ok(a) => Some(a),

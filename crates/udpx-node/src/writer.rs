@@ -4,13 +4,23 @@ use std::ptr;
 
 use napi::sys;
 
-use crate::error::{uv_code, EBADF};
+use crate::error::{uv_code, EBADF, EDESTADDRREQ, EISCONN};
 use crate::handle::Handle;
 
 /// Queued sends completed per writable event, bounding the work of one loop turn.
 const WRITES_PER_EVENT: usize = 1024;
 
 impl Handle {
+    /// libuv's checks before a send: 0, `EISCONN` for an address on a connected socket,
+    /// `EDESTADDRREQ` for none on an unconnected one.
+    pub(crate) fn address_check(&self, has_address: bool) -> i32 {
+        match (has_address, self.connected.get()) {
+            (true, true) => EISCONN,
+            (false, false) => EDESTADDRREQ,
+            _ => 0,
+        }
+    }
+
     /// A send's outcome for JS — the count the call returns, or a negative errno — with
     /// `account(count)` = (datagrams, bytes) added to the counters.
     pub(crate) fn sent(&self, r: Option<std::io::Result<usize>>, account: impl FnOnce(usize) -> (usize, usize)) -> i32 {
