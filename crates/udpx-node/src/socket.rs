@@ -16,7 +16,7 @@ use crate::address::{format_ip, parse_ip};
 
 use crate::callback::JsCallback;
 use crate::destination::destination;
-use crate::writer::bytes_of;
+use crate::writer::{bytes_of, Sending};
 use crate::error::{
     status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EAGAIN, EBADF, EINVAL, EISCONN, UV_EEXIST,
 };
@@ -227,7 +227,7 @@ impl NativeSocket {
             return check;
         }
         // SAFETY: the values are arguments of this call, in its environment.
-        unsafe { self.inner.enqueue(env.raw(), &[], Some(attempt.raw()), None, bytes as usize, Some(done.raw()), None) }
+        unsafe { self.inner.enqueue(env.raw(), Sending::Attempt(attempt.raw()), None, bytes as usize, Some(done.raw()), None) }
     }
 
     /// Bytes waiting in the send queue (libuv's `send_queue_size`).
@@ -629,7 +629,7 @@ impl NativeSocket {
         // SAFETY: per the contract; `ty` is a live local.
         let is_function = !done.is_null() && unsafe { sys::napi_typeof(env, done, &mut ty) } == sys::Status::napi_ok && ty == sys::ValueType::napi_function;
         // SAFETY: per the contract.
-        unsafe { inner.enqueue(env, buffers, None, to, bytes, is_function.then_some(done), handed) }
+        unsafe { inner.enqueue(env, Sending::Buffers(buffers), to, bytes, is_function.then_some(done), handed) }
     }
 
     /// libuv binds an unbound socket to the wildcard address before a membership change.

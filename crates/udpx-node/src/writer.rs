@@ -45,6 +45,14 @@ enum Payload {
     Attempt(sys::napi_ref),
 }
 
+/// What a send to be queued holds, as JS values (referenced while it waits).
+pub(crate) enum Sending<'a> {
+    /// The buffers of one datagram.
+    Buffers(&'a [sys::napi_value]),
+    /// A batch's `attempt` function.
+    Attempt(sys::napi_value),
+}
+
 /// One send waiting in the queue.
 struct Queued {
     payload: Payload,
@@ -206,8 +214,7 @@ impl Handle {
     }
 
     /// Puts a send at the end of the queue, watching for writability when it was empty.
-    /// `buffers` (or the `attempt` function) and `done` stay referenced until it
-    /// completes. With `handed` (its outcome) it was sent already and waits only for its
+    /// Its values and `done` stay referenced until it completes. With `handed` (its outcome) it was sent already and waits only for its
     /// completion: libuv's send of a request into an empty queue, whose callback runs
     /// from the loop. 0, or a negative errno (`EBADF` once closed).
     ///
@@ -216,8 +223,7 @@ impl Handle {
     pub(crate) unsafe fn enqueue(
         &self,
         env: sys::napi_env,
-        buffers: &[sys::napi_value],
-        attempt: Option<sys::napi_value>,
+        sending: Sending<'_>,
         to: Option<SocketAddr>,
         bytes: usize,
         done: Option<sys::napi_value>,
@@ -232,11 +238,11 @@ impl Handle {
                 return w;
             }
         }
-        let mut refs = Vec::with_capacity(buffers.len());
-        let payload = match attempt {
+        let mut refs = Vec::new();
+        let payload = match sending {
             // SAFETY: per the contract.
-            Some(f) => unsafe { reference(env, f) }.map(Payload::Attempt),
-            None => {
+            Sending::Attempt(f) => unsafe { reference(env, f) }.map(Payload::Attempt),
+            Sending::Buffers(buffers) => {
                 for &b in buffers {
                     // SAFETY: per the contract.
                     match unsafe { reference(env, b) } {
