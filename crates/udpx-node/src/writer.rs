@@ -31,6 +31,8 @@ use crate::handle::Handle;
 
 /// Queued sends handed to the kernel per writable event, bounding the work of one loop turn.
 const WRITES_PER_EVENT: usize = 1024;
+/// Queued datagrams handed to the kernel per call (libuv's drain sends 20 per `sendmmsg`).
+const DRAIN_BATCH: usize = 64;
 
 fn ok(s: sys::napi_status) -> bool {
     s == sys::Status::napi_ok
@@ -275,32 +277,84 @@ impl Handle {
         0
     }
 
-    /// Hands the front waiting send to the kernel (or to its attempt function). Its
-    /// outcome, or `EAGAIN` while the kernel pushes back; None when nothing waits.
-    fn attempt_next(&self, env: sys::napi_env) -> Option<i32> {
-        let (attempt, buffers, to) = {
+    /// Hands the waiting sends at the front to the kernel: a run of datagrams (up to
+    /// [`DRAIN_BATCH`], in one `sendmmsg` where the platform has it, as libuv's drain), or
+    /// one batch to its attempt function; records their outcomes. How many were handed
+    /// over; None when nothing waits or the kernel pushes back.
+    fn hand_over(&self, env: sys::napi_env) -> Option<usize> {
+        let mut run: Vec<(Vec<sys::napi_ref>, Option<SocketAddr>)> = Vec::new();
+        let mut attempt = None;
+        {
             let q = self.sends.borrow();
-            let e = q.entries.get(q.finished)?;
-            match &e.payload {
-                Payload::Attempt(f) => (Some(*f), Vec::new(), e.to),
-                Payload::Buffers(b) => (None, b.clone(), e.to),
+            for e in q.entries.iter().skip(q.finished).take(DRAIN_BATCH) {
+                match &e.payload {
+                    Payload::Attempt(f) if run.is_empty() => {
+                        attempt = Some(*f);
+                        break;
+                    }
+                    Payload::Attempt(_) => break,
+                    Payload::Buffers(b) => run.push((b.clone(), e.to)),
+                }
             }
-        };
+        }
         if let Some(f) = attempt {
-            return Some(call_attempt(env, f));
+            let r = call_attempt(env, f);
+            return (r != EAGAIN).then(|| self.record(&[r]));
         }
-        let mut chunks: Vec<&[u8]> = Vec::with_capacity(buffers.len());
-        for r in buffers {
-            let mut v = ptr::null_mut();
-            // SAFETY: the entry holds the reference, so it is alive; `v` is a live local.
-            // A handle scope is open (see write_ready).
-            if !ok(unsafe { sys::napi_get_reference_value(env, r, &mut v) }) || v.is_null() {
-                return Some(EINVAL);
+        if run.is_empty() {
+            return None;
+        }
+        // The payloads, read from the callers' buffers now (no JS runs until they are sent).
+        let mut parts: Vec<Vec<&[u8]>> = Vec::with_capacity(run.len());
+        for (refs, _) in &run {
+            let mut chunks = Vec::with_capacity(refs.len());
+            for &r in refs {
+                let mut v = ptr::null_mut();
+                // SAFETY: the entry holds the reference, so it is alive; `v` is a live local.
+                // A handle scope is open (see write_ready).
+                if !ok(unsafe { sys::napi_get_reference_value(env, r, &mut v) }) || v.is_null() {
+                    return Some(self.record(&[EINVAL]));
+                }
+                // SAFETY: `v` is live in the open scope; the slices are used before JS runs.
+                chunks.push(unsafe { bytes_of(env, v) }.unwrap_or(&[]));
             }
-            // SAFETY: `v` is live in the open scope; the slices are used before JS runs.
-            chunks.push(unsafe { bytes_of(env, v) }.unwrap_or(&[]));
+            parts.push(chunks);
         }
-        Some(self.send_now(to, &chunks))
+        if let [one] = &parts[..] {
+            let r = self.send_now(run[0].1, one);
+            return (r != EAGAIN).then(|| self.record(&[r]));
+        }
+        let transmits: Vec<Transmit<'_>> = parts
+            .iter()
+            .zip(&run)
+            .map(|(p, (_, to))| match &p[..] {
+                [one] => Transmit::new(*to, one),
+                _ => Transmit::gather(*to, p),
+            })
+            .collect();
+        let sizes: Vec<i32> = parts.iter().map(|p| p.iter().map(|c| c.len()).sum::<usize>() as i32).collect();
+        let r = self.with_socket(|s| s.send_batch(&transmits));
+        // Sent ones count; after a partial send the next call starts at the one that did not
+        // go, which then fails (or waits) on its own.
+        let n = self.sent(r, |n| (n, sizes[..n.min(sizes.len())].iter().map(|&b| b as usize).sum()));
+        if n > 0 {
+            let n = (n as usize).min(sizes.len());
+            return Some(self.record(&sizes[..n]));
+        }
+        (n != EAGAIN).then(|| self.record(&[if n == 0 { EINVAL } else { n }]))
+    }
+
+    /// Records the outcomes of the next waiting sends, in order; returns how many.
+    fn record(&self, results: &[i32]) -> usize {
+        let mut q = self.sends.borrow_mut();
+        let start = q.finished;
+        let mut n = 0;
+        for (e, &r) in q.entries.iter_mut().skip(start).zip(results) {
+            e.result = r;
+            n += 1;
+        }
+        q.finished += n;
+        n
     }
 
     /// The socket can take more: the waiting sends go to the kernel until it pushes back,
@@ -314,19 +368,11 @@ impl Handle {
         if !ok(unsafe { sys::napi_open_handle_scope(env, &mut scope) }) {
             return;
         }
-        for _ in 0..WRITES_PER_EVENT {
-            if self.closed.get() {
-                break;
-            }
-            let Some(r) = self.attempt_next(env) else { break };
-            if r == EAGAIN {
-                break;
-            }
-            let mut q = self.sends.borrow_mut();
-            let i = q.finished;
-            if let Some(e) = q.entries.get_mut(i) {
-                e.result = r;
-                q.finished += 1;
+        let mut sent = 0;
+        while sent < WRITES_PER_EVENT && !self.closed.get() {
+            match self.hand_over(env) {
+                Some(n) if n > 0 => sent += n,
+                _ => break,
             }
         }
         // SAFETY: closes the scope opened above.
