@@ -67,18 +67,29 @@ struct Queued {
     result: i32,
 }
 
+impl Payload {
+    fn into_refs(self) -> Vec<sys::napi_ref> {
+        match self {
+            Payload::Buffers(b) => b,
+            Payload::Attempt(f) => vec![f],
+        }
+    }
+}
+
 impl Queued {
     /// Drops the references.
     fn release(self, env: sys::napi_env) {
-        let refs = match &self.payload {
-            Payload::Buffers(b) => b.clone(),
-            Payload::Attempt(f) => vec![*f],
-        };
-        for r in refs.into_iter().chain(self.done) {
-            // SAFETY: each reference was created in `env` by `reference` and is deleted once
-            // (the entry is consumed).
-            unsafe { sys::napi_delete_reference(env, r) };
-        }
+        let mut refs = self.payload.into_refs();
+        refs.extend(self.done);
+        release(env, refs);
+    }
+}
+
+/// Deletes references that [`reference`] made in `env` (taken by value: each once).
+fn release(env: sys::napi_env, refs: Vec<sys::napi_ref>) {
+    for r in refs {
+        // SAFETY: every caller passes references it made in `env` and gives up.
+        unsafe { sys::napi_delete_reference(env, r) };
     }
 }
 
@@ -216,9 +227,10 @@ impl Handle {
     }
 
     /// Puts a send at the end of the queue, watching for writability when it was empty.
-    /// Its values and `done` stay referenced until it completes. With `handed` (its outcome) it was sent already and waits only for its
-    /// completion: libuv's send of a request into an empty queue, whose callback runs
-    /// from the loop. 0, or a negative errno (`EBADF` once closed).
+    /// Its values and `done` stay referenced until it completes. With `handed` (its
+    /// outcome) it was sent already and waits only for its completion: libuv's send of a
+    /// request into an empty queue, whose callback runs from the loop. 0, or a negative
+    /// errno (`EBADF` once closed).
     ///
     /// # Safety
     /// `env` is the current call's environment; the values are live values of it.
@@ -240,11 +252,11 @@ impl Handle {
                 return w;
             }
         }
-        let mut refs = Vec::new();
         let payload = match sending {
             // SAFETY: per the contract.
             Sending::Attempt(f) => unsafe { reference(env, f) }.map(Payload::Attempt),
             Sending::Buffers(buffers) => {
+                let mut refs = Vec::with_capacity(buffers.len());
                 for &b in buffers {
                     // SAFETY: per the contract.
                     match unsafe { reference(env, b) } {
@@ -252,25 +264,29 @@ impl Handle {
                         None => break,
                     }
                 }
-                (refs.len() == buffers.len()).then(|| Payload::Buffers(refs.clone()))
+                if refs.len() == buffers.len() {
+                    Some(Payload::Buffers(refs))
+                } else {
+                    release(env, refs);
+                    None
+                }
             }
         };
-        // SAFETY: per the contract.
-        let done_ref = done.map(|d| unsafe { reference(env, d) });
-        let (Some(payload), None | Some(Some(_))) = (payload, done_ref) else {
-            for r in refs {
-                // SAFETY: created above in `env`, deleted once.
-                unsafe { sys::napi_delete_reference(env, r) };
-            }
-            if let Some(Some(r)) = done_ref {
-                // SAFETY: created above in `env`, deleted once.
-                unsafe { sys::napi_delete_reference(env, r) };
-            }
-            return EINVAL;
+        let Some(payload) = payload else { return EINVAL };
+        let done = match done {
+            // SAFETY: per the contract.
+            Some(d) => match unsafe { reference(env, d) } {
+                Some(r) => Some(r),
+                None => {
+                    release(env, payload.into_refs());
+                    return EINVAL;
+                }
+            },
+            None => None,
         };
         let mut q = self.sends.borrow_mut();
         q.bytes += bytes;
-        q.entries.push_back(Queued { payload, to, bytes, done: done_ref.flatten(), result: handed.unwrap_or(0) });
+        q.entries.push_back(Queued { payload, to, bytes, done, result: handed.unwrap_or(0) });
         if handed.is_some() && q.finished + 1 == q.entries.len() {
             q.finished += 1;
         }
