@@ -34,7 +34,7 @@ function runChild(impl: string, sc: Scenario): Promise<Outcome> {
   return limited(
     () =>
       new Promise<Outcome>((resolve) => {
-        const child = spawn(...nodeCommand([CHILD, impl, sc.name]), {
+        const child = spawn(...nodeCommand([...(sc.nodeFlags ?? []), CHILD, impl, sc.name]), {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: { ...process.env, NODE_OPTIONS: '' },
         });

@@ -82,6 +82,40 @@ s.bind(0, '10.79.0.1', () => {
 });
 `;
 
+// Close while sends wait after EAGAIN: 'close' comes first, then every queued send with a
+// callback completes with ECANCELED, in order (sends without a callback complete silently),
+// each callback's microtasks before the next callback.
+const closeScript = (impl: string) => `
+const d = ${impl === 'node' ? "require('node:dgram')" : `require(${JSON.stringify(UDPX)})`};
+const s = d.createSocket({ type: 'udp4', sendBufferSize: 4096 });
+const N = 150;
+const hasCallback = (i) => i % 3 !== 2;
+const out = { seq: [], countAtClose: -1, sizeAtClose: -1, codes: [] };
+let closed = false;
+s.bind(0, '10.79.0.1', () => {
+  for (let i = 0; i < N; i++) {
+    const cb = hasCallback(i) ? (err) => {
+      out.seq.push(err ? (closed ? 'X' : 'E') : (closed ? 'K' : 'c'));
+      if (err) out.codes.push(err.code);
+      Promise.resolve().then(() => out.seq.push('m'));
+    } : undefined;
+    s.send(Buffer.alloc(1000, i), 9999, '10.79.0.2', cb);
+  }
+  setImmediate(() => {
+    out.countAtClose = s.getSendQueueCount();
+    out.sizeAtClose = s.getSendQueueSize();
+    s.close(() => { closed = true; out.seq.push('close'); });
+  });
+  setTimeout(() => {
+    let want = 0;
+    for (let k = N - out.countAtClose; k < N; k++) if (hasCallback(k)) want++;
+    out.wantCancelled = want;
+    out.seq = out.seq.join(' ');
+    console.log(JSON.stringify(out));
+  }, 500);
+});
+`;
+
 const failure = linkNamespaces({ ns: A, dev: 'qa0', cidr: '10.79.0.1/24' }, { ns: B, dev: 'qb0', cidr: '10.79.0.2/24' });
 if (failure === null) {
   // 1 Mbit/s with room for 100 KB in the qdisc: the socket's 4 KiB send buffer fills first.
@@ -109,6 +143,21 @@ if (!namespacesUnavailable(failure, 'send-queue specs')) {
     t.is(tail(udpx.seq), tail(node.seq));
     t.is(tail(node.seq), 'ct'.repeat(20));
     t.is(udpx.countAtDrain, 0);
+  });
+
+  test('close with sends queued after EAGAIN: close first, then ECANCELED for each queued send with a callback, in order', async (t) => {
+    const node = JSON.parse(await nodeIn(A, closeScript('node')));
+    const udpx = JSON.parse(await nodeIn(A, closeScript('udpx')));
+    for (const [name, r] of [['node:dgram', node], ['udpx', udpx]] as const) {
+      t.true(r.countAtClose > 0, `${name}: sends were queued at close (${r.countAtClose})`);
+      t.is(r.sizeAtClose, r.countAtClose * 1000, `${name}: queue size at close`);
+      // Before close: synchronous successes (their callbacks are nextTicks of one run, so the
+      // microtasks follow them all); after it, one callback scope per cancelled send.
+      t.regex(r.seq, /^([cm] )*close( X m)*$/, `${name}: completions, then close, then the cancelled ones, microtasks after each`);
+      t.is(r.codes.length, r.wantCancelled, `${name}: one ECANCELED per queued send with a callback`);
+      t.log(`${name}: ${r.countAtClose} sends queued at close, ${r.codes.length} callbacks cancelled`);
+      t.true(r.codes.every((c: string) => c === 'ECANCELED'), `${name}: ${r.codes.join(',')}`);
+    }
   });
 
   test('EAGAIN in the middle of a run of mixed sizes and destinations: the rest queues, in order', async (t) => {

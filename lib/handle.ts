@@ -1,6 +1,7 @@
 // The handle under a Socket, in the manner of Node's UDP handle over libuv: it owns the
-// native socket, the address lookup of its family, and the queue of sends the kernel
-// could not take at once (what getSendQueueSize/Count report).
+// native socket and the address lookup of its family. The binding owns the socket's state:
+// connected or not, the destination cache, and the queue of sends the kernel could not
+// take at once (what getSendQueueSize/Count report), which it drains itself when writable.
 
 import { Buffer } from 'node:buffer';
 import * as dns from 'node:dns';
@@ -17,19 +18,11 @@ const builtinLookup = /^function lookup\(hostname, options, callback\) \{\s+let 
   ? dns.lookup
   : null;
 
-const { EAGAIN, EINVAL, EDESTADDRREQ, EISCONN, ECANCELED } = errno;
+const { EAGAIN, EINVAL, ECANCELED } = errno;
 
 export { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT } from './native';
 
 export type LookupFn = (hostname: string, options: any, callback: (err: any, address: string, family?: number) => void) => void;
-
-/** A send waiting for the socket to become writable. */
-interface QueuedSend {
-  /** Tries again: EAGAIN to keep waiting, anything else finishes it. */
-  attempt(): number;
-  finish(result: number): void;
-  bytes: number;
-}
 
 export interface HandleOwner {
   onMessage(buf: Buffer, address: string, family: 'IPv4' | 'IPv6', port: number, metadata?: object): void;
@@ -219,7 +212,6 @@ export class Handle {
   private readonly sock: NativeSocket;
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
-  private connected = false;
   /** The reused send buffer of batch sends (see gather). */
   scratch: Buffer | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
@@ -228,11 +220,6 @@ export class Handle {
   private lastFamily: 'IPv4' | 'IPv6' = 'IPv4';
   /** The slab of received datagrams being emitted (see deliverMessages). */
   private inbox: Inbox | null = null;
-  /** What the native side holds from setDestination (ip, port), or null. */
-  private destIp: string | null = null;
-  private destPort = -1;
-  private queue: QueuedSend[] = [];
-  private queueBytes = 0;
   private closed = false;
   /** The lookup is Node's dns.lookup, which answers IP literals itself (see literalOf). */
   private literalLookup = false;
@@ -243,6 +230,7 @@ export class Handle {
 
   constructor(readonly ipv6: boolean, lookup: LookupFn) {
     this.sock = new NativeSocket(ipv6);
+    if (NO_TRY_SEND) this.sock.setTrySend(false);
     const fallback = ipv6 ? '::1' : '127.0.0.1';
     const family = ipv6 ? 6 : 4;
     if (lookup !== builtinLookup) {
@@ -318,17 +306,13 @@ export class Handle {
     return this.native.bind(`${ip}`, port, flags);
   }
 
+  /** EISCONN when connected already: the binding knows. */
   connect(ip: unknown, port: number): number {
-    if (this.connected) return EISCONN;
-    const err = this.native.connect(`${ip}`, port);
-    if (err === 0) this.connected = true;
-    return err;
+    return this.native.connect(`${ip}`, port);
   }
 
   disconnect(): number {
-    const err = this.native.disconnect();
-    if (err === 0) this.connected = false;
-    return err;
+    return this.native.disconnect();
   }
 
   getsockname() {
@@ -410,7 +394,7 @@ export class Handle {
         this.owner?.onMessage(a, b, this.lastFamily, c, d);
         return true;
       }) as (arg?: unknown) => unknown,
-      (() => this.flushOne()) as (arg?: unknown) => unknown,
+      (() => this.owner?.onDrain()) as (arg?: unknown) => unknown,
       runTicks !== null,
     );
   }
@@ -454,36 +438,25 @@ export class Handle {
 
   /**
    * Sends `list` as one datagram. Returns bytes + 1 on synchronous success, 0 when queued
-   * (then `done` runs from the event loop), or a negative errno.
+   * (then `done` runs from the event loop, called by the binding), or a negative errno.
    */
   send(list: Buffer[], port: number, ip: string | null, done: ((err: number, sent: number) => void) | undefined): number | PendingSend {
     for (let i = 0; i < list.length; i++) list[i] = asUint8(list[i]);
     // A lookup that yields a non-string: node:dgram's C++ aborts on it; udpx reports it.
     if (ip !== null && typeof ip !== 'string') return EINVAL;
-    // libuv's checks before any send.
-    if (ip !== null && this.connected) return EISCONN;
-    if (ip === null && !this.connected) return EDESTADDRREQ;
-    // Not on a connected socket: on loopback an ICMP error raised during a sendmmsg is
-    // taken by the next message, and node:dgram's ECONNREFUSED would be lost.
-    if (ip !== null && list.length === 1 && this.coalesce && this.queue.length === 0 && !NO_TRY_SEND && joinRun()) {
+    // libuv's checks before a send (EISCONN, EDESTADDRREQ) are the binding's: a send with
+    // an address to a connected socket fails there, at its turn. Sends without one (a
+    // connected socket) are not coalesced: on loopback an ICMP error raised during a
+    // sendmmsg is taken by the next message, and node:dgram's ECONNREFUSED would be lost.
+    // (A send while others wait in the queue joins the run too: the flush queues it.)
+    if (ip !== null && list.length === 1 && this.coalesce && !NO_TRY_SEND && joinRun()) {
       return addPending(this, list[0], port, ip, done);
     }
     // Earlier sends, of any socket, leave first.
     flushPending();
-    const attempt = list.length === 1 ? () => this.sendOne(list[0], port, ip) : () => this.sock.send(list, ip === null ? 0 : port, ip ?? undefined);
-    if (this.queue.length === 0 && !NO_TRY_SEND) {
-      const r = attempt();
-      if (r >= 0) return r + 1;
-      if (r !== EAGAIN) return r;
-    }
-    let bytes = 0;
-    for (const b of list) bytes += b.length;
-    return this.enqueue({
-      attempt,
-      // As libuv's send callback: on error, the size that was to be sent.
-      finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? bytes : r),
-      bytes,
-    });
+    return list.length === 1
+      ? this.sock.sendOne(list[0], ip === null ? 0 : port, ip ?? undefined, done)
+      : this.sock.send(list, ip === null ? 0 : port, ip ?? undefined, done);
   }
 
   /** The binding's batch-send handle of this socket (see native.ts), made on first use. */
@@ -528,13 +501,13 @@ export class Handle {
    * result as node:dgram's own send would have had it: runs of equal-size datagrams to one
    * destination in GSO sends, the rest with sendmmsg; after a partial send the next
    * datagram is tried again on its own, so a failure is that datagram's own errno. From
-   * the first EAGAIN on (or when the queue already holds sends) they wait in the queue, as
-   * in libuv's, which every later send joins until it drains.
+   * the first EAGAIN on (or when the binding's queue already holds sends) they wait in the
+   * queue, as in libuv's, which every later send joins until it drains.
    */
   sendRun(list: PendingSend[], from: number, to: number, data: Buffer): void {
     let i = from;
     while (i < to) {
-      if (this.queue.length > 0 || this.closed) {
+      if (this.closed || this.sock.sendQueueCount() > 0) {
         for (; i < to; i++) this.queuePending(list[i]);
         return;
       }
@@ -568,12 +541,12 @@ export class Handle {
       if (n === 1) {
         // One datagram (a reply, a lone send): the cached destination, no arrays.
         const p = list[i];
-        const r = this.sendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
+        const r = this.sock.trySendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
         if (r === EAGAIN) {
           for (; i < to; i++) this.queuePending(list[i]);
           return to;
         }
-        p.result = r >= 0 ? p.length + 1 : r;
+        p.result = r;
         i++;
         continue;
       }
@@ -601,30 +574,12 @@ export class Handle {
     return i;
   }
 
-  /** A pending send the kernel would not take now: into the queue, as libuv's. */
+  /**
+   * A pending send the kernel would not take now: into the binding's queue, as libuv's,
+   * which sends from the caller's buffer when writable.
+   */
   private queuePending(p: PendingSend): void {
-    const { buf, port, ip, done } = p;
-    const bytes = p.length;
-    p.result = this.closed ? errno.EBADF : this.enqueue({
-      attempt: () => this.sendOne(buf, port, ip),
-      finish: (r) => done?.(r < 0 ? r : 0, r < 0 ? bytes : r),
-      bytes,
-    });
-  }
-
-  /** One buffer, the common case: the destination crosses into native code only when it changes. */
-  private sendOne(buf: Uint8Array, port: number, ip: string | null): number {
-    if (ip === null) return this.sock.sendOne(buf, false);
-    if (ip !== this.destIp || port !== this.destPort) {
-      const err = this.sock.setDestination(ip, port);
-      if (err) {
-        this.destIp = null;
-        return err;
-      }
-      this.destIp = ip;
-      this.destPort = port;
-    }
-    return this.sock.sendOne(buf, true);
+    p.result = this.closed ? errno.EBADF : this.sock.queueOne(p.buf, p.port, p.ip, p.done);
   }
 
   /**
@@ -635,57 +590,19 @@ export class Handle {
    * from this call or from the loop. Returns true when it completed synchronously.
    */
   sendBatch(list: Buffer[], ports: number[], ips: string[], segment: number, done: BatchDone): boolean {
-    if (ips.length > 0 && this.connected) {
-      done(EISCONN, 0);
-      return true;
-    }
-    if (ips.length === 0 && !this.connected) {
-      done(EDESTADDRREQ, 0);
-      return true;
-    }
     // Coalesced sends of this tick leave first (or join the queue first, on EAGAIN).
     flushPending();
     const batch = new BatchSend(this, list, ports, ips, segment);
-    if (this.queue.length === 0 && batch.attempt() !== EAGAIN) {
+    // A batch waits behind queued sends; libuv's checks (EISCONN, EDESTADDRREQ) are the
+    // binding's, on the attempt or on queueing.
+    if (this.sock.sendQueueCount() === 0 && batch.attempt() !== EAGAIN) {
       done(batch.error, batch.sent);
       return true;
     }
     let bytes = 0;
     for (const b of list) bytes += b.length;
-    const r = this.enqueue({ attempt: () => batch.attempt(), finish: (r) => done(r === ECANCELED ? r : batch.error, batch.sent), bytes });
+    const r = this.sock.queueBatch(() => batch.attempt(), ((err: number) => done(err === ECANCELED ? err : batch.error, batch.sent)) as (arg?: unknown) => unknown, bytes, ips.length > 0);
     if (r < 0) done(r, batch.sent);
-    return false;
-  }
-
-  private enqueue(req: QueuedSend): number {
-    if (this.queue.length === 0) {
-      const w = this.sock.wantWritable(true);
-      if (w < 0) return w;
-    }
-    this.queue.push(req);
-    this.queueBytes += req.bytes;
-    return 0;
-  }
-
-  /**
-   * Completes at most one queued send, in order; called by the binding once per completion
-   * (each in its own callback scope). Returns true when it may be called again at once.
-   */
-  private flushOne(): boolean {
-    if (this.closed) return false;
-    const req = this.queue[0];
-    if (req !== undefined) {
-      const r = req.attempt();
-      if (r === EAGAIN) return false;
-      this.queue.shift();
-      this.queueBytes -= req.bytes;
-      req.finish(r);
-      if (this.queue.length > 0 || this.closed) return !this.closed;
-    }
-    if (!this.closed) {
-      this.native.wantWritable(false);
-      this.owner?.onDrain();
-    }
     return false;
   }
 
@@ -715,12 +632,12 @@ export class Handle {
   // What node:dgram's queue holds now: the pending sends have met the kernel there.
   getSendQueueSize(): number {
     flushPending();
-    return this.queueBytes;
+    return this.sock.sendQueueSize();
   }
 
   getSendQueueCount(): number {
     flushPending();
-    return this.queue.length;
+    return this.sock.sendQueueCount();
   }
 
   ref(): void {
@@ -743,17 +660,10 @@ export class Handle {
     this.closed = true;
     if (this.keepAlive) clearInterval(this.keepAlive);
     this.keepAlive = null;
+    // The binding completes queued sends when the close completes, after 'close' (sent
+    // ones with their outcome, the rest with ECANCELED), as libuv does.
     this.sock.close();
     this.owner = null;
-    const pending = this.queue;
-    this.queue = [];
-    this.queueBytes = 0;
-    // libuv cancels queued sends when the handle's close completes, after 'close'.
-    if (pending.length > 0) {
-      setImmediate(() => {
-        for (const req of pending) req.finish(ECANCELED);
-      });
-    }
   }
 }
 

@@ -29,8 +29,6 @@ export const errno = {
   EBADF: binding.UV_EBADF,
   EINVAL: binding.UV_EINVAL,
   EEXIST: binding.UV_EEXIST,
-  EDESTADDRREQ: binding.UV_EDESTADDRREQ,
-  EISCONN: binding.UV_EISCONN,
   ECANCELED: binding.UV_ECANCELED,
 } as const;
 

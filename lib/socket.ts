@@ -696,8 +696,11 @@ function doSend(ex: any, self: Socket, ip: string | null, list: Buffer[], addres
     return;
   }
 
+  // A queued send's completion (called by the binding): the callback runs with the send
+  // request as `this`, as node:dgram's afterSend calls it.
   const done = callback && ((err: number, sent: number) => {
-    callback(err ? exceptionWithHostPort(err, 'send', address, port) : null, sent);
+    const req = new SendWrap(list, address, port, callback);
+    callback.call(req, err ? exceptionWithHostPort(err, 'send', address, port) : null, sent);
   });
   // As node:dgram's doSend: port 0 (the string "0" passes validation before 24.19.0/26.5.0)
   // sends without an address, which an unconnected socket refuses with EDESTADDRREQ.
@@ -725,6 +728,16 @@ function afterCoalescedSend(p: PendingSend, callback: Callback, address: any, po
   if (r >= 1) callback(null, r - 1);
   else if (r < 0 && r !== UNSENT) callback(exceptionWithHostPort(r, 'send', address, port));
   // 0: it waits in the socket's queue, whose completion calls back.
+}
+
+/** The request of a queued send, by the name and fields of node:dgram's. */
+class SendWrap {
+  constructor(
+    readonly list: Buffer[],
+    readonly address: unknown,
+    readonly port: number,
+    readonly callback: Callback,
+  ) {}
 }
 
 function socketCloseNT(self: Socket): void {

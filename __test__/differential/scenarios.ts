@@ -54,6 +54,8 @@ export interface Scenario {
   run(dgram: Dgram, rec: Recorder, done: () => void): void | Promise<void>;
   /** The scenario leaves a ref'd socket open: the process must NOT exit by itself. */
   expectHang?: boolean;
+  /** Node options both children run with (Node's own test flags). */
+  nodeFlags?: string[];
   /** Run on udpx only and compare with `expected` (Node 20 lacks the feature). */
   onlyUdpx?: boolean;
   expected?: Trace;
@@ -1321,6 +1323,70 @@ add('coalesced-sends-connect-between', async (d, rec, done) => {
   await r.closed;
   s.close(done);
 });
+
+// --- the send queue (libuv's; udpx's binding drains its own) -------------------
+// Loopback never pushes back, so these run with Node's --test-udp-no-try-send: every send
+// goes through the queue (the first one into an empty queue is sent at once and completes
+// from the loop), as after EAGAIN. Pinned: completions in order, one callback scope each
+// (a callback's nextTicks and microtasks run before the next callback), queue count and
+// size read between completions, a send from a completion waiting behind the rest, sends
+// without a callback, a buffer changed while its send waits (sent from the caller's
+// memory), and close with sends queued (the sent one completes, the rest ECANCELED, after
+// 'close').
+// (Not compared: when the completions run relative to setImmediate. Under this flag
+// node:dgram completes the first send from libuv's pending phase, so a send made from its
+// completions leaves in the same loop turn; udpx completes from the writable event, one
+// turn later. Without the flag, after a real EAGAIN, both complete from the writable event.)
+
+const NO_TRY_SEND = { nodeFlags: ['--test-udp-no-try-send'] };
+
+add('send-queue-completions', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 6 });
+  const s = await bound(d, rec, 's');
+  const counts = (label: string): void => {
+    rec.call(`${label} count`, () => s.getSendQueueCount());
+    rec.call(`${label} size`, () => s.getSendQueueSize());
+  };
+  const later = Buffer.from('before');
+  s.send('a1', r.port, '127.0.0.1', rec.cb('cb-a', () => {
+    counts('in cb-a');
+    process.nextTick(() => rec.log('tick in cb-a'));
+    Promise.resolve().then(() => rec.log('microtask in cb-a'));
+    rec.call('send from cb-a', () => s.send('from-cb', r.port, '127.0.0.1', rec.cb('cb-from-a', () => counts('in cb-from-a'))));
+  }));
+  s.send('b22', r.port, '127.0.0.1');
+  s.send(later, r.port, '127.0.0.1', rec.cb('cb-later', () => {
+    counts('in cb-later');
+    process.nextTick(() => rec.log('tick in cb-later'));
+  }));
+  s.send(['c', '333'], r.port, '127.0.0.1', rec.cb('cb-c', () => counts('in cb-c')));
+  s.send('d4444', r.port, '127.0.0.1', rec.cb('cb-d', () => counts('in cb-d')));
+  process.nextTick(() => {
+    // After the sends' lookup ticks: all are in the queue; the buffer is read when sent.
+    counts('after the sends');
+    later.write('AFTER!');
+  });
+  await r.closed;
+  counts('at the end');
+  s.close(done);
+}, NO_TRY_SEND);
+
+add('send-queue-close-cancels', async (d, rec, done) => {
+  const r = await peer(d, rec, 'r', { expect: 1 });
+  const s = await bound(d, rec, 's');
+  s.send('x1', r.port, '127.0.0.1', rec.cb('cb-x1'));
+  s.send('x22', r.port, '127.0.0.1', rec.cb('cb-x2', () => process.nextTick(() => rec.log('tick in cb-x2'))));
+  s.send('x3', r.port, '127.0.0.1');
+  s.send('x444', r.port, '127.0.0.1', rec.cb('cb-x4'));
+  process.nextTick(() => {
+    rec.call('count before close', () => s.getSendQueueCount());
+    rec.call('size before close', () => s.getSendQueueSize());
+    rec.call('close', () => s.close(rec.cb('close-cb')));
+  });
+  setImmediate(() => rec.log('immediate'));
+  await r.closed;
+  done();
+}, NO_TRY_SEND);
 
 add('coalesced-sends-setters-between', async (d, rec, done) => {
   const r = await peer(d, rec, 'r', { expect: 5 });

@@ -31,6 +31,10 @@ fn destination(h: &Handle, ip: Option<&str>, port: u32) -> Result<Option<SocketA
 
 /// See `NativeSocket::send_batch`.
 pub(crate) fn packed(h: &Handle, data: &[u8], lengths: &[u32], ports: &[u32], hosts: &[String], host_index: &[u32]) -> i32 {
+    let check = h.address_check(!hosts.is_empty());
+    if check != 0 {
+        return check;
+    }
     let Some(chunks) = udpx::packed::split(data, lengths) else { return EINVAL };
     // Each distinct host is parsed once. Datagrams before the first one whose host does
     // not parse go out; that one then fails on its own, as send() would fail for it.
@@ -51,6 +55,10 @@ pub(crate) fn packed(h: &Handle, data: &[u8], lengths: &[u32], ports: &[u32], ho
 
 /// See `NativeSocket::send_segments`.
 pub(crate) fn segments(h: &Handle, chunks: &[&[u8]], segment_size: u32, port: u32, ip: Option<&str>) -> i32 {
+    let check = h.address_check(ip.is_some());
+    if check != 0 {
+        return check;
+    }
     let dest = match destination(h, ip, port) {
         Ok(d) => d,
         Err(e) => return e,

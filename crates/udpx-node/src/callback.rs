@@ -45,11 +45,26 @@ impl JsCallback {
         Some(JsCallback { env, func: r, ctx })
     }
 
+    /// The environment the function lives in.
+    pub(crate) fn env(&self) -> sys::napi_env {
+        self.env
+    }
+
     /// Calls the function with the values `args` builds, inside a fresh handle scope.
     /// `args` returns `None` if it could not build them (the call is then skipped).
     /// Returns whether the function returned `true`.
     pub(crate) fn call<const N: usize>(
         &self,
+        args: impl FnOnce(sys::napi_env) -> Option<[sys::napi_value; N]>,
+    ) -> bool {
+        self.call_ref(self.func, args)
+    }
+
+    /// As [`call`](Self::call), but calls the function `func` refers to, in this
+    /// callback's async context: a queued send's completion, in its socket's context.
+    pub(crate) fn call_ref<const N: usize>(
+        &self,
+        func: sys::napi_ref,
         args: impl FnOnce(sys::napi_env) -> Option<[sys::napi_value; N]>,
     ) -> bool {
         let env = self.env;
@@ -60,22 +75,23 @@ impl JsCallback {
         if !ok(unsafe { sys::napi_open_handle_scope(env, &mut scope) }) {
             return false;
         }
-        let mut func = ptr::null_mut();
+        let mut func_value = ptr::null_mut();
         let mut recv = ptr::null_mut();
-        // SAFETY: the reference is alive until drop; out-pointers are live locals.
+        // SAFETY: the references (`self.func`, or the caller's `func`, alive for this call)
+        // are live; out-pointers are live locals.
         // `this` is the global object: napi_make_callback requires an object.
         let ready = unsafe {
-            ok(sys::napi_get_reference_value(env, self.func, &mut func))
-                && !func.is_null()
+            ok(sys::napi_get_reference_value(env, func, &mut func_value))
+                && !func_value.is_null()
                 && ok(sys::napi_get_global(env, &mut recv))
         };
         if ready {
             if let Some(argv) = args(env) {
                 let mut result = ptr::null_mut();
-                // SAFETY: `func` is a function value of this env, `argv` holds N values
+                // SAFETY: `func_value` is a function value of this env, `argv` holds N values
                 // created in the open scope.
                 let s = unsafe {
-                    sys::napi_make_callback(env, self.ctx, recv, func, N, argv.as_ptr(), &mut result)
+                    sys::napi_make_callback(env, self.ctx, recv, func_value, N, argv.as_ptr(), &mut result)
                 };
                 if s == sys::Status::napi_pending_exception {
                     report_pending(env);
@@ -116,7 +132,7 @@ pub fn report_uncaught(env: napi::Env, err: napi::bindgen_prelude::Unknown) {
 
 /// Hands the pending exception to Node's uncaught-exception machinery, as an exception
 /// thrown from a `'message'` listener is handled with node:dgram.
-fn report_pending(env: sys::napi_env) {
+pub(crate) fn report_pending(env: sys::napi_env) {
     let mut err = ptr::null_mut();
     // SAFETY: an exception is pending on `env`; clearing it yields its value.
     unsafe {

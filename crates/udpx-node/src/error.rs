@@ -93,12 +93,6 @@ pub const UV_EINVAL: i32 = crate::error::codes::EINVAL;
 /// `-EEXIST`: a descriptor already adopted, or one Node's loop watches.
 #[napi]
 pub const UV_EEXIST: i32 = crate::error::codes::EEXIST;
-/// `-EDESTADDRREQ`: a send without address on an unconnected socket.
-#[napi]
-pub const UV_EDESTADDRREQ: i32 = crate::error::codes::EDESTADDRREQ;
-/// `-EISCONN`: a send with an address on a connected socket, or a second connect.
-#[napi]
-pub const UV_EISCONN: i32 = crate::error::codes::EISCONN;
 /// `-ECANCELED`: a queued send dropped by close.
 #[napi]
 pub const UV_ECANCELED: i32 = crate::error::codes::ECANCELED;
@@ -116,3 +110,9 @@ pub const BIND_REUSE_PORT: u32 = 4;
 pub(crate) const EBADF: i32 = UV_EBADF;
 pub(crate) const EINVAL: i32 = UV_EINVAL;
 pub(crate) const EAFNOSUPPORT: i32 = crate::error::codes::EAFNOSUPPORT;
+pub(crate) const EAGAIN: i32 = UV_EAGAIN;
+/// A send without address on an unconnected socket (libuv's check before a send).
+pub(crate) const EDESTADDRREQ: i32 = crate::error::codes::EDESTADDRREQ;
+/// A send with an address on a connected socket, or a second connect.
+pub(crate) const EISCONN: i32 = crate::error::codes::EISCONN;
+pub(crate) const ECANCELED: i32 = UV_ECANCELED;

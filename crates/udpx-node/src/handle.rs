@@ -3,7 +3,6 @@
 //! binding keeps lives here, once.
 
 use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
 use std::ptr;
 use std::rc::Rc;
 
@@ -11,10 +10,12 @@ use napi::sys;
 use udpx::{Family, UdpSocket};
 
 use crate::callback::{AddressMemo, JsCallback};
+use crate::destination::DestinationCache;
 use crate::error::{status, uv_code};
 use crate::fds;
 use crate::reader::Counters;
 use crate::uv::{self, Poll, PollTarget};
+use crate::writer::SendQueue;
 
 pub(crate) struct Handle {
     pub(crate) v6: bool,
@@ -24,7 +25,8 @@ pub(crate) struct Handle {
     pub(crate) closed: Cell<bool>,
     // Rc so that a call in progress keeps its callback alive if JS closes the socket.
     pub(crate) on_message: RefCell<Option<Rc<JsCallback>>>,
-    pub(crate) on_writable: RefCell<Option<Rc<JsCallback>>>,
+    /// Sends waiting for writability, and the context their completions run in.
+    pub(crate) sends: RefCell<SendQueue>,
     pub(crate) on_batch: RefCell<Option<Rc<JsCallback>>>,
     /// `onIcmpError(...)` per error-queue entry, while `recv_errors` is on.
     pub(crate) on_icmp_error: RefCell<Option<Rc<JsCallback>>>,
@@ -40,8 +42,10 @@ pub(crate) struct Handle {
     pub(crate) message_batches: Cell<bool>,
     /// Whether datagrams carry destination/interface/TOS/timestamp (`setRecvMetadata`).
     pub(crate) metadata: Cell<bool>,
-    /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
-    pub(crate) dest: Cell<Option<SocketAddr>>,
+    /// Whether `connect` succeeded (and no `disconnect` since): sends take no address.
+    pub(crate) connected: Cell<bool>,
+    /// The last destination a send to an address parsed.
+    pub(crate) destinations: RefCell<DestinationCache>,
     pub(crate) addr_memo: RefCell<AddressMemo>,
     /// The env-cleanup registration (a leaked `Rc<Handle>`), removed on close.
     cleanup: Cell<*const Handle>,
@@ -58,13 +62,14 @@ impl Handle {
             refed: Cell::new(true),
             closed: Cell::new(false),
             on_message: RefCell::new(None),
-            on_writable: RefCell::new(None),
+            sends: RefCell::new(SendQueue::new()),
             on_batch: RefCell::new(None),
             on_icmp_error: RefCell::new(None),
             recv_errors: Cell::new(false),
             reading: Cell::new(true),
             stats: Cell::new(Counters::default()),
-            dest: Cell::new(None),
+            connected: Cell::new(false),
+            destinations: RefCell::new(DestinationCache::new()),
             metadata: Cell::new(false),
             message_batches: Cell::new(false),
             shared: Cell::new(false),
@@ -116,7 +121,8 @@ impl Handle {
     }
 
     /// Starts watching the descriptor on `lp` with JS callbacks `on_message` and
-    /// `on_writable`; registers the environment cleanup hook.
+    /// `on_drain` (the send queue emptied; queued sends complete in its context);
+    /// registers the environment cleanup hook.
     ///
     /// # Safety
     /// `env` is the calling thread's environment and `lp` its running loop.
@@ -125,7 +131,7 @@ impl Handle {
         env: sys::napi_env,
         lp: *mut uv::UvLoop,
         on_message: JsCallback,
-        on_writable: JsCallback,
+        on_drain: JsCallback,
     ) -> i32 {
         let Some(fd) = self.with_socket(UdpSocket::raw_fd) else { return crate::error::EBADF };
         // SAFETY: per the contract, `lp` is this thread's running loop; the descriptor stays
@@ -137,7 +143,7 @@ impl Handle {
         poll.set_ref(self.refed.get());
         *self.poll.borrow_mut() = Some(poll);
         *self.on_message.borrow_mut() = Some(Rc::new(on_message));
-        *self.on_writable.borrow_mut() = Some(Rc::new(on_writable));
+        self.sends.borrow_mut().completer = Some(Rc::new(on_drain));
         self.env.set(env);
         let leaked = Rc::into_raw(self.clone());
         // SAFETY: registers a hook with a pointer that stays valid until `close` removes it.
@@ -158,7 +164,7 @@ impl Handle {
         if self.on_message.borrow().is_some() && self.reading.get() {
             events |= uv::READABLE;
         }
-        if self.on_writable.borrow().is_some() && p.events() & uv::WRITABLE != 0 {
+        if self.sends.borrow().completer.is_some() && p.events() & uv::WRITABLE != 0 {
             events |= uv::WRITABLE;
         }
         status(p.set_events(events))
@@ -191,7 +197,11 @@ impl Handle {
         }
         let env = self.env.get();
         self.on_message.borrow_mut().take();
-        self.on_writable.borrow_mut().take();
+        if from_cleanup_hook {
+            // No JS runs now: queued sends are dropped. Otherwise the poll handle's close
+            // callback completes them (`Ready::on_closed`).
+            self.cancel_sends(false);
+        }
         self.on_batch.borrow_mut().take();
         self.on_icmp_error.borrow_mut().take();
         let hook = self.cleanup.replace(ptr::null());
@@ -257,5 +267,8 @@ impl PollTarget for Ready {
         }
     }
 
-    fn on_closed(self: Box<Self>) {}
+    fn on_closed(self: Box<Self>) {
+        // libuv completes a closed handle's queued sends in the close phase, after 'close'.
+        self.0.cancel_sends(true);
+    }
 }

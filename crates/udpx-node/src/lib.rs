@@ -6,7 +6,8 @@
 //!
 //! Modules: `socket` (the `#[napi]` methods), `batch_send` (batch sends, also as plain
 //! functions on a socket's `BatchSender`), `handle` (a socket's state and lifecycle),
-//! `reader` (receive loop, stats), `writer` (sends and writability), `deliver` (JS values of
+//! `reader` (receive loop, stats), `writer` (sends and writability), `destination` (a send's
+//! address: libuv's checks, the last one parsed), `deliver` (JS values of
 //! received datagrams), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
 //! per thread), `uv` (libuv poll handles), `address` (libuv's
 //! address forms), `error` (errno values and flags, exported to JS).
@@ -16,6 +17,7 @@ mod address;
 mod batch_send;
 mod callback;
 mod deliver;
+mod destination;
 mod error;
 mod fds;
 mod handle;

@@ -6,16 +6,20 @@
 use std::net::SocketAddr;
 use std::rc::Rc;
 
+use napi::sys;
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use udpx::{BindOptions, Transmit, UdpSocket};
+use udpx::{BindOptions, UdpSocket};
 
 use crate::address::{c_str, format_ip, parse_ip};
 
 use crate::batch_send::{self, BatchSender};
 use crate::callback::JsCallback;
+use crate::destination::destination;
+use crate::writer::{bytes_of, Sending};
 use crate::error::{
-    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EBADF, EINVAL, UV_EEXIST,
+    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EAGAIN, EBADF, EINVAL, EISCONN, UV_EEXIST,
 };
 use crate::fds;
 use crate::handle::Handle;
@@ -115,18 +119,29 @@ impl NativeSocket {
         }
     }
 
+    /// Connects to `ip:port`; `EISCONN` when already connected, as libuv answers.
     #[napi(catch_unwind)]
     pub fn connect(&self, ip: String, port: u32) -> i32 {
+        if self.inner.connected.get() {
+            return EISCONN;
+        }
         let Ok(addr) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
-        self.inner.with_socket(|s| status(s.connect(addr))).unwrap_or(EBADF)
+        let r = self.inner.with_socket(|s| status(s.connect(addr))).unwrap_or(EBADF);
+        if r == 0 {
+            self.inner.connected.set(true);
+        }
+        r
     }
 
     #[napi(catch_unwind)]
     pub fn disconnect(&self) -> i32 {
-        self.inner.with_socket(|s| status(s.disconnect())).unwrap_or(EBADF)
+        let r = self.inner.with_socket(|s| status(s.disconnect())).unwrap_or(EBADF);
+        if r == 0 {
+            self.inner.connected.set(false);
+        }
+        r
     }
 
-    /// The bound address, or a negative errno.
     #[napi(catch_unwind)]
     pub fn sockname(&self) -> Either<AddressInfo, i32> {
         match self.inner.with_socket(|s| s.local_addr()) {
@@ -146,49 +161,88 @@ impl NativeSocket {
         }
     }
 
-    /// Sends `chunks` as one datagram, to `ip:port` or (with `ip` absent) the connected
-    /// peer. Returns the bytes sent or a negative errno (`-EAGAIN`: queue and retry when
-    /// writable).
+    /// Sends `chunks` (Uint8Arrays) as one datagram, to `ip:port` or (with `ip`
+    /// undefined) the connected peer. Returns bytes + 1 when the kernel took it, 0 when it
+    /// waits in the send queue (then `done(err, bytes)`, if given, runs when it completes),
+    /// or a negative errno.
     #[napi(catch_unwind)]
-    pub fn send(&self, chunks: Vec<&[u8]>, port: u32, ip: Option<String>) -> i32 {
-        let r = match ip {
-            Some(ip) => {
-                let Ok(to) = parse_ip(c_str(&ip), port as u16, self.inner.v6) else { return EINVAL };
-                self.inner.with_socket(|s| s.send(&Transmit::gather(Some(to), &chunks)))
-            }
-            None => self.inner.with_socket(|s| s.send(&Transmit::gather(None, &chunks))),
-        };
-        let bytes = chunks.iter().map(|c| c.len()).sum::<usize>();
-        self.inner.sent(r.map(|r| r.map(|_| bytes)), |n| (1, n))
+    pub fn send(&self, env: Env, chunks: Vec<Unknown<'_>>, port: u32, ip: Unknown<'_>, done: Unknown<'_>) -> i32 {
+        let env = env.raw();
+        let values: Vec<sys::napi_value> = chunks.iter().map(|c| c.raw()).collect();
+        // SAFETY: the values are arguments of this call, in its environment.
+        unsafe { self.send_or_queue(env, &values, port, ip.raw(), done.raw(), true) }
     }
 
-    /// Sets the destination of `sendOne(buf, true)`: the hot path parses an address once
-    /// per change of peer, not once per datagram.
+    /// Sends `buf` as one datagram: to `ip:port`, or with `ip` undefined to the connected
+    /// peer; as `send`. The address is parsed once per change of destination.
     #[napi(catch_unwind)]
-    pub fn set_destination(&self, ip: String, port: u32) -> i32 {
-        match parse_ip(c_str(&ip), port as u16, self.inner.v6) {
-            Ok(a) => {
-                self.inner.dest.set(Some(a));
-                0
-            }
-            Err(_) => {
-                self.inner.dest.set(None);
-                EINVAL
-            }
+    pub fn send_one(&self, env: Env, buf: Unknown<'_>, port: u32, ip: Unknown<'_>, done: Unknown<'_>) -> i32 {
+        // SAFETY: the values are arguments of this call, in its environment.
+        unsafe { self.send_or_queue(env.raw(), &[buf.raw()], port, ip.raw(), done.raw(), true) }
+    }
+
+    /// Tries to send `buf` now, as `sendOne`, but never queues it: `EAGAIN` when the kernel
+    /// pushes back or other sends wait (a coalesced send, which queues its caller's buffer
+    /// with `queueOne` instead of the copy tried here).
+    #[napi(catch_unwind)]
+    pub fn try_send_one(&self, env: Env, buf: &[u8], port: u32, ip: Unknown<'_>) -> i32 {
+        let inner = &self.inner;
+        // SAFETY: `ip` is an argument of this call, in its environment.
+        let to = match unsafe { self.destination_of(env.raw(), ip.raw(), port) } {
+            Ok(to) => to,
+            Err(e) => return e,
+        };
+        if inner.must_queue() {
+            return EAGAIN;
+        }
+        let r = inner.send_now(to, &[buf]);
+        if r >= 0 {
+            r + 1
+        } else {
+            r
         }
     }
 
-    /// Sends `buf` as one datagram: to the `setDestination` address (`toDestination`) or
-    /// the connected peer. Bytes sent or a negative errno, as `send`.
+    /// Puts `buf` (to `ip:port`, as `sendOne`) at the end of the send queue without trying
+    /// it: 0, or a negative errno. `done(err, bytes)`, if given, runs when it completes.
     #[napi(catch_unwind)]
-    pub fn send_one(&self, buf: &[u8], to_destination: bool) -> i32 {
-        let r = if to_destination {
-            let Some(to) = self.inner.dest.get() else { return EINVAL };
-            self.inner.with_socket(|s| s.send(&Transmit::new(Some(to), buf)))
-        } else {
-            self.inner.with_socket(|s| s.send(&Transmit::new(None, buf)))
-        };
-        self.inner.sent(r.map(|r| r.map(|_| buf.len())), |n| (1, n))
+    pub fn queue_one(&self, env: Env, buf: Unknown<'_>, port: u32, ip: Unknown<'_>, done: Unknown<'_>) -> i32 {
+        // SAFETY: the values are arguments of this call, in its environment.
+        unsafe { self.send_or_queue(env.raw(), &[buf.raw()], port, ip.raw(), done.raw(), false) }
+    }
+
+    /// Puts a batch the facade sends itself at the end of the send queue: when writable,
+    /// `attempt()` is called until it returns anything but `EAGAIN`, then `done(err)` runs
+    /// (`ECANCELED` if the socket closed first). `bytes` is what the queue size counts.
+    /// 0, or `EISCONN`/`EDESTADDRREQ` (libuv's checks; `hasAddress`: the batch has
+    /// destinations), `EBADF` when closed.
+    #[napi(catch_unwind)]
+    pub fn queue_batch(&self, env: Env, attempt: Function, done: Function, bytes: u32, has_address: bool) -> i32 {
+        let check = self.inner.address_check(has_address);
+        if check != 0 {
+            return check;
+        }
+        // SAFETY: the values are arguments of this call, in its environment.
+        unsafe { self.inner.enqueue(env.raw(), Sending::Attempt(attempt.raw()), None, bytes as usize, Some(done.raw()), None) }
+    }
+
+    /// Bytes waiting in the send queue (libuv's `send_queue_size`).
+    #[napi(catch_unwind)]
+    pub fn send_queue_size(&self) -> f64 {
+        self.inner.sends.borrow().bytes() as f64
+    }
+
+    /// Sends waiting in the send queue (libuv's `send_queue_count`).
+    #[napi(catch_unwind)]
+    pub fn send_queue_count(&self) -> u32 {
+        self.inner.sends.borrow().count() as u32
+    }
+
+    /// `false`: every send waits for writability, as libuv's under Node's
+    /// `--test-udp-no-try-send`.
+    #[napi(catch_unwind)]
+    pub fn set_try_send(&self, on: bool) {
+        self.inner.sends.borrow_mut().try_send = on;
     }
 
     /// Sends datagrams with one system call per 64 (`sendmmsg`): `data` holds them back to
@@ -330,9 +384,10 @@ impl NativeSocket {
     /// Starts reading: `onMessage(buffer, address, port)` per datagram, or with `batched`
     /// `onMessage(buffer, meta, addresses, metadata)` per slab of datagrams (a shared
     /// descriptor is still read one datagram at a time); `onMessage(-errno)` on a receive
-    /// error; `onWritable()` after `wantWritable(true)`.
+    /// error; `onDrain()` when the send queue has emptied (queued sends complete in its
+    /// async context).
     #[napi(catch_unwind)]
-    pub fn recv_start(&self, env: Env, on_message: Function, on_writable: Function, batched: bool) -> i32 {
+    pub fn recv_start(&self, env: Env, on_message: Function, on_drain: Function, batched: bool) -> i32 {
         let inner = &self.inner;
         if inner.closed.get() {
             return EBADF;
@@ -354,18 +409,12 @@ impl NativeSocket {
         }
         // SAFETY: both function values come from this call's arguments.
         let (Some(m), Some(w)) = (unsafe { JsCallback::new(raw_env, on_message.raw(), "UDPWRAP") }, unsafe {
-            JsCallback::new(raw_env, on_writable.raw(), "UDPSENDWRAP")
+            JsCallback::new(raw_env, on_drain.raw(), "UDPSENDWRAP")
         }) else {
             return EINVAL;
         };
         // SAFETY: `raw_env` is this call's environment and `lp` its running loop.
         unsafe { inner.start(raw_env, lp.cast(), m, w) }
-    }
-
-    /// Asks for one `onWritable` call when the kernel can take more (or stops asking).
-    #[napi(catch_unwind)]
-    pub fn want_writable(&self, on: bool) -> i32 {
-        self.inner.want_writable(on)
     }
 
     /// Whether an active socket keeps the event loop alive (`ref()`/`unref()`).
@@ -486,6 +535,65 @@ impl NativeSocket {
 }
 
 impl NativeSocket {
+    /// The destination of a send: see [`destination`].
+    ///
+    /// # Safety
+    /// `ip` is a live value of `env`, the current call's environment.
+    unsafe fn destination_of(&self, env: sys::napi_env, ip: sys::napi_value, port: u32) -> std::result::Result<Option<SocketAddr>, i32> {
+        let inner = &self.inner;
+        // SAFETY: per the contract.
+        unsafe { destination(env, ip, port, inner.connected.get(), inner.v6, &mut inner.destinations.borrow_mut()) }
+    }
+
+    /// One datagram of `buffers` to `ip:port` (or the connected peer): sent now when
+    /// `try_first` and nothing waits (bytes + 1, or a negative errno other than `EAGAIN`),
+    /// else queued (0, or a negative errno), with `done` if it is a function.
+    ///
+    /// # Safety
+    /// The values are live values of `env`, the current call's environment.
+    unsafe fn send_or_queue(
+        &self,
+        env: sys::napi_env,
+        buffers: &[sys::napi_value],
+        port: u32,
+        ip: sys::napi_value,
+        done: sys::napi_value,
+        try_first: bool,
+    ) -> i32 {
+        let inner = &self.inner;
+        // SAFETY: per the contract.
+        let to = match unsafe { self.destination_of(env, ip, port) } {
+            Ok(to) => to,
+            Err(e) => return e,
+        };
+        let mut bytes = 0;
+        let sendable = try_first && !inner.must_queue();
+        let r = if let [one] = buffers {
+            // SAFETY: per the contract; the slice is used before any JS runs.
+            let Some(b) = (unsafe { bytes_of(env, *one) }) else { return EINVAL };
+            bytes = b.len();
+            if sendable { inner.send_now(to, &[b]) } else { EAGAIN }
+        } else {
+            let mut chunks = Vec::with_capacity(buffers.len());
+            for &v in buffers {
+                // SAFETY: per the contract; the slices are used before any JS runs.
+                let Some(b) = (unsafe { bytes_of(env, v) }) else { return EINVAL };
+                bytes += b.len();
+                chunks.push(b);
+            }
+            if sendable { inner.send_now(to, &chunks) } else { EAGAIN }
+        };
+        let handed = (r != EAGAIN).then_some(r);
+        if handed.is_some() && !inner.completes_later() {
+            return if r >= 0 { r + 1 } else { r };
+        }
+        let mut ty = sys::ValueType::napi_undefined;
+        // SAFETY: per the contract; `ty` is a live local.
+        let is_function = !done.is_null() && unsafe { sys::napi_typeof(env, done, &mut ty) } == sys::Status::napi_ok && ty == sys::ValueType::napi_function;
+        // SAFETY: per the contract.
+        unsafe { inner.enqueue(env, Sending::Buffers(buffers), to, bytes, is_function.then_some(done), handed) }
+    }
+
     /// libuv binds an unbound socket to the wildcard address before a membership change.
     fn deferred_bind(&self, v6: bool) -> std::result::Result<(), i32> {
         if self.inner.socket.borrow().is_some() {
