@@ -19,6 +19,9 @@ const builtinLookup = /^function lookup\(hostname, options, callback\) \{\s+let 
 
 const { EAGAIN, EINVAL, EDESTADDRREQ, EISCONN, ECANCELED } = errno;
 
+/** Buffer.from as loaded (it does not use `this`): a received ArrayBuffer becomes a Buffer over all of it. */
+const bufferFrom: (ab: ArrayBuffer) => Buffer = Buffer.from;
+
 export { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT } from './native';
 
 export type LookupFn = (hostname: string, options: any, callback: (err: any, address: string, family?: number) => void) => void;
@@ -330,15 +333,16 @@ export class Handle {
 
   recvStart(): number {
     return this.native.recvStart(
-      ((a: Buffer | number | undefined, b: any, c: any, d: any) => {
+      ((a: Buffer | ArrayBuffer | number | undefined, b: any, c: any, d: any) => {
         // Every receive path runs through here: a number is a receive error.
         if (typeof a === 'number') {
           this.owner?.onRecvError(a);
           return true;
         }
         if (a === undefined) return this.deliverMessages(null);
-        if (b instanceof Uint32Array) return this.deliverMessages({ buf: a, meta: b, addresses: c, extras: d, next: 0, families: [] });
-        // One datagram (a shared descriptor): the binding sends a peer's address only
+        if (b instanceof Uint32Array) return this.deliverMessages({ buf: a as Buffer, meta: b, addresses: c, extras: d, next: 0, families: [] });
+        // One datagram, in an ArrayBuffer of its own that becomes the Buffer here (cheaper
+        // than Node's C++ Buffer constructors). The binding sends a peer's address only
         // when it changes.
         if (b === undefined) {
           b = this.lastAddress;
@@ -346,7 +350,7 @@ export class Handle {
           this.lastAddress = b;
           this.lastFamily = b.includes(':') ? 'IPv6' : 'IPv4';
         }
-        this.owner?.onMessage(a, b, this.lastFamily, c, d);
+        this.owner?.onMessage(bufferFrom(a as ArrayBuffer), b, this.lastFamily, c, d);
         return true;
       }) as (arg?: unknown) => unknown,
       (() => this.flushOne()) as (arg?: unknown) => unknown,
