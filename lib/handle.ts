@@ -160,6 +160,8 @@ const runHosts: string[] = [];
 export class Handle {
   /** The binding's socket; sends use it directly, everything else through `native`. */
   private readonly sock: NativeSocket;
+  /** sock.sendOne as a function bound to the socket: the same call, cheaper (bound.rs). */
+  private readonly sendFast: (buf: Uint8Array, toDestination: boolean) => number;
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   private connected = false;
@@ -185,6 +187,7 @@ export class Handle {
 
   constructor(readonly ipv6: boolean, lookup: LookupFn) {
     this.sock = new NativeSocket(ipv6);
+    this.sendFast = this.sock.sendOneFunction();
     const fallback = ipv6 ? '::1' : '127.0.0.1';
     const family = ipv6 ? 6 : 4;
     if (lookup !== builtinLookup) {
@@ -534,7 +537,7 @@ export class Handle {
 
   /** One buffer, the common case: the destination crosses into native code only when it changes. */
   private sendOne(buf: Uint8Array, port: number, ip: string | null): number {
-    if (ip === null) return this.sock.sendOne(buf, false);
+    if (ip === null) return this.sendFast(buf, false);
     if (ip !== this.destIp || port !== this.destPort) {
       const err = this.sock.setDestination(ip, port);
       if (err) {
@@ -544,7 +547,7 @@ export class Handle {
       this.destIp = ip;
       this.destPort = port;
     }
-    return this.sock.sendOne(buf, true);
+    return this.sendFast(buf, true);
   }
 
   /**

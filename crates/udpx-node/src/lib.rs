@@ -5,13 +5,15 @@
 //! Socket logic lives in the `udpx` crate; dgram semantics live in the TypeScript facade.
 //!
 //! Modules: `socket` (the `#[napi]` methods), `handle` (a socket's state and lifecycle),
-//! `reader` (receive loop, stats), `writer` (sends and writability), `deliver` (JS values of
+//! `reader` (receive loop, stats), `writer` (sends and writability), `bound` (the per-datagram
+//! send as a function bound to its socket), `deliver` (JS values of
 //! received datagrams), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
 //! per thread), `uv` (libuv poll handles), `address` (libuv's
 //! address forms), `error` (errno values and flags, exported to JS).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod address;
+mod bound;
 mod callback;
 mod deliver;
 mod error;

@@ -186,13 +186,17 @@ impl NativeSocket {
     /// the connected peer. Bytes sent or a negative errno, as `send`.
     #[napi(catch_unwind)]
     pub fn send_one(&self, buf: &[u8], to_destination: bool) -> i32 {
-        let r = if to_destination {
-            let Some(to) = self.inner.dest.get() else { return EINVAL };
-            self.inner.with_socket(|s| s.send(&Transmit::new(Some(to), buf)))
-        } else {
-            self.inner.with_socket(|s| s.send(&Transmit::new(None, buf)))
-        };
-        self.inner.sent(r.map(|r| r.map(|_| buf.len())), |n| (1, n))
+        self.inner.send_one(buf, to_destination)
+    }
+
+    /// `sendOne` as a function bound to this socket, for the facade's per-datagram sends:
+    /// the same call without the class method's per-call checks (see `bound.rs`).
+    #[napi(catch_unwind, ts_return_type = "(buf: Uint8Array, toDestination: boolean) => number")]
+    pub fn send_one_function(&self, env: Env) -> Result<Unknown<'_>> {
+        let f = crate::bound::send_one_function(env.raw(), &self.inner)
+            .ok_or_else(|| Error::from_reason("cannot create the sendOne function"))?;
+        // SAFETY: `f` is a live function value of this call's env.
+        unsafe { Unknown::from_napi_value(env.raw(), f) }
     }
 
     /// Sends datagrams with one system call per 64 (`sendmmsg`): `data` holds them back to
