@@ -69,7 +69,7 @@ impl ReadAgain {
             return true;
         }
         self.skipped = self.skipped.wrapping_add(1);
-        self.skipped % PROBE_EVERY == 0
+        self.skipped.is_multiple_of(PROBE_EVERY)
     }
 
     /// What the read again found.
