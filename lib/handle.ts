@@ -20,6 +20,9 @@ const builtinLookup = /^function lookup\(hostname, options, callback\) \{\s+let 
 
 const { EAGAIN, EINVAL, ECANCELED } = errno;
 
+/** Buffer.from as loaded (it does not use `this`): a received ArrayBuffer becomes a Buffer over all of it. */
+const bufferFrom: (ab: ArrayBuffer) => Buffer = Buffer.from;
+
 export { FLAG_IPV6_ONLY, FLAG_REUSE_ADDR, FLAG_REUSE_PORT } from './native';
 
 export type LookupFn = (hostname: string, options: any, callback: (err: any, address: string, family?: number) => void) => void;
@@ -210,6 +213,9 @@ const runHosts: string[] = [];
 export class Handle {
   /** The binding's socket; sends use it directly, everything else through `native`. */
   private readonly sock: NativeSocket;
+  /** sock.sendOne and sock.trySendOne as functions bound to the socket: the same calls, cheaper (bound.rs). */
+  private readonly sendOne: (buf: Uint8Array, port: number, ip: string | undefined, done?: (err: number, sent: number) => void) => number;
+  private readonly trySendOne: (buf: Uint8Array, port: number, ip: string | undefined) => number;
   readonly lookup: (address: string | undefined, cb: (err: any, ip: string) => void) => void;
   owner: HandleOwner | null = null;
   /** The reused send buffer of batch sends (see gather). */
@@ -231,6 +237,8 @@ export class Handle {
   constructor(readonly ipv6: boolean, lookup: LookupFn) {
     this.sock = new NativeSocket(ipv6);
     if (NO_TRY_SEND) this.sock.setTrySend(false);
+    this.sendOne = this.sock.sendOneFunction();
+    this.trySendOne = this.sock.trySendOneFunction();
     const fallback = ipv6 ? '::1' : '127.0.0.1';
     const family = ipv6 ? 6 : 4;
     if (lookup !== builtinLookup) {
@@ -375,15 +383,16 @@ export class Handle {
 
   recvStart(): number {
     return this.native.recvStart(
-      ((a: Buffer | number | undefined, b: any, c: any, d: any) => {
+      ((a: Buffer | ArrayBuffer | number | undefined, b: any, c: any, d: any) => {
         // Every receive path runs through here: a number is a receive error.
         if (typeof a === 'number') {
           this.owner?.onRecvError(a);
           return true;
         }
         if (a === undefined) return this.deliverMessages(null);
-        if (b instanceof Uint32Array) return this.deliverMessages({ buf: a, meta: b, addresses: c, extras: d, next: 0, families: [] });
-        // One datagram (a shared descriptor): the binding sends a peer's address only
+        if (b instanceof Uint32Array) return this.deliverMessages({ buf: a as Buffer, meta: b, addresses: c, extras: d, next: 0, families: [] });
+        // One datagram, in an ArrayBuffer of its own that becomes the Buffer here (cheaper
+        // than Node's C++ Buffer constructors). The binding sends a peer's address only
         // when it changes.
         if (b === undefined) {
           b = this.lastAddress;
@@ -391,7 +400,7 @@ export class Handle {
           this.lastAddress = b;
           this.lastFamily = b.includes(':') ? 'IPv6' : 'IPv4';
         }
-        this.owner?.onMessage(a, b, this.lastFamily, c, d);
+        this.owner?.onMessage(bufferFrom(a as ArrayBuffer), b, this.lastFamily, c, d);
         return true;
       }) as (arg?: unknown) => unknown,
       (() => this.owner?.onDrain()) as (arg?: unknown) => unknown,
@@ -455,7 +464,7 @@ export class Handle {
     // Earlier sends, of any socket, leave first.
     flushPending();
     return list.length === 1
-      ? this.sock.sendOne(list[0], ip === null ? 0 : port, ip ?? undefined, done)
+      ? this.sendOne(list[0], ip === null ? 0 : port, ip ?? undefined, done)
       : this.sock.send(list, ip === null ? 0 : port, ip ?? undefined, done);
   }
 
@@ -541,7 +550,7 @@ export class Handle {
       if (n === 1) {
         // One datagram (a reply, a lone send): the cached destination, no arrays.
         const p = list[i];
-        const r = this.sock.trySendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
+        const r = this.trySendOne(data.subarray(p.offset, p.offset + p.length), p.port, p.ip);
         if (r === EAGAIN) {
           for (; i < to; i++) this.queuePending(list[i]);
           return to;

@@ -2637,6 +2637,24 @@ function ipBlocked(ip: string): unknown {
 // every handler sees node:dgram's timing (the ticks and microtasks it queued run before the
 // next handler), and a throw in a handler or in one of its ticks is uncaught on its own.
 
+// A datagram that arrives alone (each sent after the previous one arrived): the Buffer
+// 'message' gets has node:dgram's shape — its own backing store of exactly its bytes, at
+// offset 0, a Buffer by prototype and constructor — empty, small and over 4 KiB.
+add('message-lone-datagram-buffer-shape', (d, rec, done) => {
+  const r = mk(d, rec, 'r', 'udp4');
+  const s = mk(d, rec, 's', 'udp4');
+  const sizes = [0, 1, 64, 5000];
+  let i = 0;
+  const next = () => s.send(Buffer.alloc(sizes[i], i + 1), r.address().port, '127.0.0.1');
+  r.on('message', (msg: Buffer) => {
+    rec.log('shape', sizes[i], msg.length, msg.byteOffset, msg.buffer.byteLength, msg.buffer instanceof ArrayBuffer,
+      Buffer.isBuffer(msg), msg.constructor === Buffer, Object.getPrototypeOf(msg) === Buffer.prototype, msg);
+    if (++i < sizes.length) next();
+    else { r.close(); s.close(done); }
+  });
+  r.bind(0, '127.0.0.1', next);
+});
+
 add('message-ticks-between-handlers', (d, rec, done) => {
   const r = mk(d, rec, 'r', 'udp4');
   const s = mk(d, rec, 's', 'udp4');

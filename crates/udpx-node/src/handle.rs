@@ -13,7 +13,7 @@ use crate::callback::{AddressMemo, JsCallback};
 use crate::destination::DestinationCache;
 use crate::error::{status, uv_code};
 use crate::fds;
-use crate::reader::Counters;
+use crate::reader::{Counters, ReadAgain};
 use crate::uv::{self, Poll, PollTarget};
 use crate::writer::SendQueue;
 
@@ -47,6 +47,8 @@ pub(crate) struct Handle {
     /// The last destination a send to an address parsed.
     pub(crate) destinations: RefCell<DestinationCache>,
     pub(crate) addr_memo: RefCell<AddressMemo>,
+    /// Whether reading again after a short batch pays off here (the reader's record).
+    pub(crate) read_again: RefCell<ReadAgain>,
     /// The env-cleanup registration (a leaked `Rc<Handle>`), removed on close.
     cleanup: Cell<*const Handle>,
     env: Cell<sys::napi_env>,
@@ -74,6 +76,7 @@ impl Handle {
             message_batches: Cell::new(false),
             shared: Cell::new(false),
             addr_memo: RefCell::new(AddressMemo::new()),
+            read_again: RefCell::new(ReadAgain::default()),
             cleanup: Cell::new(ptr::null()),
             env: Cell::new(ptr::null_mut()),
         }

@@ -4,7 +4,8 @@
 //!
 //! Socket logic lives in the `udpx` crate; dgram semantics live in the TypeScript facade.
 //!
-//! Modules: `socket` (the `#[napi]` methods), `batch_send` (batch sends, also as plain
+//! Modules: `socket` (the `#[napi]` methods), `bound` (the per-datagram sends as functions
+//! bound to their socket), `batch_send` (batch sends, also as plain
 //! functions on a socket's `BatchSender`), `handle` (a socket's state and lifecycle),
 //! `reader` (receive loop, stats), `writer` (sends and writability), `destination` (a send's
 //! address: libuv's checks, the last one parsed), `deliver` (JS values of
@@ -15,6 +16,7 @@
 
 mod address;
 mod batch_send;
+mod bound;
 mod callback;
 mod deliver;
 mod destination;

@@ -13,13 +13,19 @@ use crate::handle::Handle;
 /// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once), and per
 /// readiness event: the work one loop turn does is bounded.
 const RECV_BATCH: usize = 64;
-/// Receive calls per readiness event. After a short batch the queue is read again until it
-/// is empty (or the event's [`RECV_BATCH`] datagrams are in): a peer may have answered
-/// while a handler ran, as in ping-pong, and reading now saves a trip through the loop and
-/// `epoll_wait`, as libuv's read loop does (up to 32 reads per event).
+/// Receive calls per readiness event. After a short batch the queue was empty when read,
+/// but a peer may have answered while the handlers ran (in ping-pong on one CPU, the peer
+/// runs as soon as the handler's send wakes it); reading again then saves a trip through
+/// the loop and `epoll_wait`, as libuv's read loop does (up to 32 reads per event). Where
+/// that read keeps finding nothing it is left out (see [`ReadAgain`]).
 const RECV_CALLS: usize = 32;
 /// Single-datagram reads per readiness event on a shared descriptor (libuv reads 32).
 const SHARED_READS: usize = 32;
+/// Reads again after this many short batches in a row whose read-again found nothing, the
+/// socket stops reading again after a short batch...
+const MISSES_TO_STOP: u8 = 2;
+/// ...except on every this-many-th short batch, to notice when it would pay off again.
+const PROBE_EVERY: u8 = 16;
 /// Error-queue entries read per readiness event.
 const ERRQUEUE_READS: usize = 64;
 
@@ -40,6 +46,36 @@ pub(crate) struct Counters {
     pub(crate) tx_bytes: u64,
     pub(crate) kernel_drops: u64,
     pub(crate) icmp_errors: u64,
+}
+
+/// Whether reading again after a short batch pays off on a socket. A read that finds
+/// nothing is a failed system call; one that finds a datagram saves a trip through the
+/// loop (Node polls once without waiting, then again to wait) and a wake-up. Which one a
+/// socket gets depends on who runs when: in ping-pong on one CPU the side that the
+/// scheduler preempts in its send finds the answer on its next read, the other side never
+/// does. So each socket keeps what its own reads again found.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ReadAgain {
+    /// Read-agains in a row that found nothing.
+    misses: u8,
+    /// Short batches not followed by a read (counts to the next probe).
+    skipped: u8,
+}
+
+impl ReadAgain {
+    /// Whether to read again after this short batch (counting it when not).
+    fn wanted(&mut self) -> bool {
+        if self.misses < MISSES_TO_STOP {
+            return true;
+        }
+        self.skipped = self.skipped.wrapping_add(1);
+        self.skipped.is_multiple_of(PROBE_EVERY)
+    }
+
+    /// What the read again found.
+    fn found(&mut self, something: bool) {
+        self.misses = if something { 0 } else { self.misses.saturating_add(1) };
+    }
 }
 
 /// `stats()`: traffic and drops since the socket was created.
@@ -75,9 +111,16 @@ impl Handle {
         // A descriptor shared with other processes (cluster, bind({ fd })) is read one
         // datagram at a time, as libuv reads: what this socket does not deliver (it closed
         // in a handler, say) stays in the kernel for the others.
-        let (per_call, mut budget) = if self.shared.get() { (1, SHARED_READS) } else { (RECV_BATCH, RECV_BATCH) };
-        for _ in 0..RECV_CALLS {
+        let shared = self.shared.get();
+        let (per_call, mut budget) = if shared { (1, SHARED_READS) } else { (RECV_BATCH, RECV_BATCH) };
+        for call in 0..RECV_CALLS {
             if self.closed.get() || !self.reading.get() || budget == 0 {
+                return;
+            }
+            // A call after the first follows a short batch (a full one spends the budget);
+            // one datagram per call (shared) cannot tell, so those go on as libuv's.
+            let again = call > 0 && !shared;
+            if again && !self.read_again.borrow_mut().wanted() {
                 return;
             }
             let max = per_call.min(budget);
@@ -85,6 +128,9 @@ impl Handle {
                 let mut area = area.borrow_mut();
                 self.with_socket(|s| s.recv_batch_max(&mut area, max))
             });
+            if again {
+                self.read_again.borrow_mut().found(matches!(got, Some(Ok(_))));
+            }
             let n = match got {
                 None => return,
                 Some(Ok(n)) => n,

@@ -16,10 +16,9 @@ use crate::address::{c_str, format_ip, parse_ip};
 
 use crate::batch_send::{self, BatchSender};
 use crate::callback::JsCallback;
-use crate::destination::destination;
-use crate::writer::{bytes_of, Sending};
+use crate::writer::Sending;
 use crate::error::{
-    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EAGAIN, EBADF, EINVAL, EISCONN, UV_EEXIST,
+    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EBADF, EINVAL, EISCONN, UV_EEXIST,
 };
 use crate::fds;
 use crate::handle::Handle;
@@ -170,7 +169,7 @@ impl NativeSocket {
         let env = env.raw();
         let values: Vec<sys::napi_value> = chunks.iter().map(|c| c.raw()).collect();
         // SAFETY: the values are arguments of this call, in its environment.
-        unsafe { self.send_or_queue(env, &values, port, ip.raw(), done.raw(), true) }
+        unsafe { self.inner.send_or_queue(env, &values, port, ip.raw(), done.raw(), true) }
     }
 
     /// Sends `buf` as one datagram: to `ip:port`, or with `ip` undefined to the connected
@@ -178,7 +177,7 @@ impl NativeSocket {
     #[napi(catch_unwind)]
     pub fn send_one(&self, env: Env, buf: Unknown<'_>, port: u32, ip: Unknown<'_>, done: Unknown<'_>) -> i32 {
         // SAFETY: the values are arguments of this call, in its environment.
-        unsafe { self.send_or_queue(env.raw(), &[buf.raw()], port, ip.raw(), done.raw(), true) }
+        unsafe { self.inner.send_or_queue(env.raw(), &[buf.raw()], port, ip.raw(), done.raw(), true) }
     }
 
     /// Tries to send `buf` now, as `sendOne`, but never queues it: `EAGAIN` when the kernel
@@ -186,21 +185,25 @@ impl NativeSocket {
     /// with `queueOne` instead of the copy tried here).
     #[napi(catch_unwind)]
     pub fn try_send_one(&self, env: Env, buf: &[u8], port: u32, ip: Unknown<'_>) -> i32 {
-        let inner = &self.inner;
         // SAFETY: `ip` is an argument of this call, in its environment.
-        let to = match unsafe { self.destination_of(env.raw(), ip.raw(), port) } {
-            Ok(to) => to,
-            Err(e) => return e,
-        };
-        if inner.must_queue() {
-            return EAGAIN;
-        }
-        let r = inner.send_now(to, &[buf]);
-        if r >= 0 {
-            r + 1
-        } else {
-            r
-        }
+        unsafe { self.inner.try_send_one(env.raw(), buf, port, ip.raw()) }
+    }
+
+    /// `sendOne` as a function bound to this socket, for the facade's per-datagram sends:
+    /// the same call without the class method's per-call checks (see `bound.rs`).
+    #[napi(catch_unwind, ts_return_type = "(buf: Uint8Array, port: number, ip: string | undefined, done?: (err: number, sent: number) => void) => number")]
+    pub fn send_one_function(&self, env: Env) -> Result<Unknown<'_>> {
+        let f = crate::bound::send_one_function(env.raw(), &self.inner).ok_or_else(|| Error::from_reason("cannot create the sendOne function"))?;
+        // SAFETY: `f` is a live function value of this call's env.
+        unsafe { Unknown::from_napi_value(env.raw(), f) }
+    }
+
+    /// `trySendOne` as a function bound to this socket (see `sendOneFunction`).
+    #[napi(catch_unwind, ts_return_type = "(buf: Uint8Array, port: number, ip: string | undefined) => number")]
+    pub fn try_send_one_function(&self, env: Env) -> Result<Unknown<'_>> {
+        let f = crate::bound::try_send_one_function(env.raw(), &self.inner).ok_or_else(|| Error::from_reason("cannot create the trySendOne function"))?;
+        // SAFETY: `f` is a live function value of this call's env.
+        unsafe { Unknown::from_napi_value(env.raw(), f) }
     }
 
     /// Puts `buf` (to `ip:port`, as `sendOne`) at the end of the send queue without trying
@@ -208,7 +211,7 @@ impl NativeSocket {
     #[napi(catch_unwind)]
     pub fn queue_one(&self, env: Env, buf: Unknown<'_>, port: u32, ip: Unknown<'_>, done: Unknown<'_>) -> i32 {
         // SAFETY: the values are arguments of this call, in its environment.
-        unsafe { self.send_or_queue(env.raw(), &[buf.raw()], port, ip.raw(), done.raw(), false) }
+        unsafe { self.inner.send_or_queue(env.raw(), &[buf.raw()], port, ip.raw(), done.raw(), false) }
     }
 
     /// Puts a batch the facade sends itself at the end of the send queue: when writable,
@@ -535,65 +538,6 @@ impl NativeSocket {
 }
 
 impl NativeSocket {
-    /// The destination of a send: see [`destination`].
-    ///
-    /// # Safety
-    /// `ip` is a live value of `env`, the current call's environment.
-    unsafe fn destination_of(&self, env: sys::napi_env, ip: sys::napi_value, port: u32) -> std::result::Result<Option<SocketAddr>, i32> {
-        let inner = &self.inner;
-        // SAFETY: per the contract.
-        unsafe { destination(env, ip, port, inner.connected.get(), inner.v6, &mut inner.destinations.borrow_mut()) }
-    }
-
-    /// One datagram of `buffers` to `ip:port` (or the connected peer): sent now when
-    /// `try_first` and nothing waits (bytes + 1, or a negative errno other than `EAGAIN`),
-    /// else queued (0, or a negative errno), with `done` if it is a function.
-    ///
-    /// # Safety
-    /// The values are live values of `env`, the current call's environment.
-    unsafe fn send_or_queue(
-        &self,
-        env: sys::napi_env,
-        buffers: &[sys::napi_value],
-        port: u32,
-        ip: sys::napi_value,
-        done: sys::napi_value,
-        try_first: bool,
-    ) -> i32 {
-        let inner = &self.inner;
-        // SAFETY: per the contract.
-        let to = match unsafe { self.destination_of(env, ip, port) } {
-            Ok(to) => to,
-            Err(e) => return e,
-        };
-        let mut bytes = 0;
-        let sendable = try_first && !inner.must_queue();
-        let r = if let [one] = buffers {
-            // SAFETY: per the contract; the slice is used before any JS runs.
-            let Some(b) = (unsafe { bytes_of(env, *one) }) else { return EINVAL };
-            bytes = b.len();
-            if sendable { inner.send_now(to, &[b]) } else { EAGAIN }
-        } else {
-            let mut chunks = Vec::with_capacity(buffers.len());
-            for &v in buffers {
-                // SAFETY: per the contract; the slices are used before any JS runs.
-                let Some(b) = (unsafe { bytes_of(env, v) }) else { return EINVAL };
-                bytes += b.len();
-                chunks.push(b);
-            }
-            if sendable { inner.send_now(to, &chunks) } else { EAGAIN }
-        };
-        let handed = (r != EAGAIN).then_some(r);
-        if handed.is_some() && !inner.completes_later() {
-            return if r >= 0 { r + 1 } else { r };
-        }
-        let mut ty = sys::ValueType::napi_undefined;
-        // SAFETY: per the contract; `ty` is a live local.
-        let is_function = !done.is_null() && unsafe { sys::napi_typeof(env, done, &mut ty) } == sys::Status::napi_ok && ty == sys::ValueType::napi_function;
-        // SAFETY: per the contract.
-        unsafe { inner.enqueue(env, Sending::Buffers(buffers), to, bytes, is_function.then_some(done), handed) }
-    }
-
     /// libuv binds an unbound socket to the wildcard address before a membership change.
     fn deferred_bind(&self, v6: bool) -> std::result::Result<(), i32> {
         if self.inner.socket.borrow().is_some() {

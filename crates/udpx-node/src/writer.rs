@@ -27,6 +27,7 @@ use udpx::Transmit;
 
 use crate::callback::{report_pending, JsCallback};
 use crate::error::{uv_code, EAGAIN, EBADF, ECANCELED, EDESTADDRREQ, EINVAL, EISCONN};
+use crate::destination::destination;
 use crate::handle::Handle;
 
 /// Queued sends handed to the kernel per writable event, bounding the work of one loop turn.
@@ -178,6 +179,88 @@ pub(crate) unsafe fn bytes_of<'a>(env: sys::napi_env, v: sys::napi_value) -> Opt
 }
 
 impl Handle {
+    /// The destination of a send: see [`destination`].
+    ///
+    /// # Safety
+    /// `ip` is a live value of `env`, the current call's environment.
+    pub(crate) unsafe fn destination_of(&self, env: sys::napi_env, ip: sys::napi_value, port: u32) -> std::result::Result<Option<SocketAddr>, i32> {
+        let inner = self;
+        // SAFETY: per the contract.
+        unsafe { destination(env, ip, port, inner.connected.get(), inner.v6, &mut inner.destinations.borrow_mut()) }
+    }
+
+    /// One datagram of `buffers` to `ip:port` (or the connected peer): sent now when
+    /// `try_first` and nothing waits (bytes + 1, or a negative errno other than `EAGAIN`),
+    /// else queued (0, or a negative errno), with `done` if it is a function.
+    ///
+    /// # Safety
+    /// The values are live values of `env`, the current call's environment.
+    pub(crate) unsafe fn send_or_queue(
+        &self,
+        env: sys::napi_env,
+        buffers: &[sys::napi_value],
+        port: u32,
+        ip: sys::napi_value,
+        done: sys::napi_value,
+        try_first: bool,
+    ) -> i32 {
+        let inner = self;
+        // SAFETY: per the contract.
+        let to = match unsafe { self.destination_of(env, ip, port) } {
+            Ok(to) => to,
+            Err(e) => return e,
+        };
+        let mut bytes = 0;
+        let sendable = try_first && !inner.must_queue();
+        let r = if let [one] = buffers {
+            // SAFETY: per the contract; the slice is used before any JS runs.
+            let Some(b) = (unsafe { bytes_of(env, *one) }) else { return EINVAL };
+            bytes = b.len();
+            if sendable { inner.send_now(to, &[b]) } else { EAGAIN }
+        } else {
+            let mut chunks = Vec::with_capacity(buffers.len());
+            for &v in buffers {
+                // SAFETY: per the contract; the slices are used before any JS runs.
+                let Some(b) = (unsafe { bytes_of(env, v) }) else { return EINVAL };
+                bytes += b.len();
+                chunks.push(b);
+            }
+            if sendable { inner.send_now(to, &chunks) } else { EAGAIN }
+        };
+        let handed = (r != EAGAIN).then_some(r);
+        if handed.is_some() && !inner.completes_later() {
+            return if r >= 0 { r + 1 } else { r };
+        }
+        let mut ty = sys::ValueType::napi_undefined;
+        // SAFETY: per the contract; `ty` is a live local.
+        let is_function = !done.is_null() && unsafe { sys::napi_typeof(env, done, &mut ty) } == sys::Status::napi_ok && ty == sys::ValueType::napi_function;
+        // SAFETY: per the contract.
+        unsafe { inner.enqueue(env, Sending::Buffers(buffers), to, bytes, is_function.then_some(done), handed) }
+    }
+
+    /// Tries to send `buf` now to `ip:port` (or the connected peer), but never queues it:
+    /// bytes + 1, a negative errno, or `EAGAIN` when the kernel pushes back or other sends
+    /// wait.
+    ///
+    /// # Safety
+    /// `ip` is a live value of `env`, the current call's environment.
+    pub(crate) unsafe fn try_send_one(&self, env: sys::napi_env, buf: &[u8], port: u32, ip: sys::napi_value) -> i32 {
+        // SAFETY: per the contract.
+        let to = match unsafe { self.destination_of(env, ip, port) } {
+            Ok(to) => to,
+            Err(e) => return e,
+        };
+        if self.must_queue() {
+            return EAGAIN;
+        }
+        let r = self.send_now(to, &[buf]);
+        if r >= 0 {
+            r + 1
+        } else {
+            r
+        }
+    }
+
     /// libuv's checks before a send: 0, `EISCONN` for an address on a connected socket,
     /// `EDESTADDRREQ` for none on an unconnected one.
     pub(crate) fn address_check(&self, has_address: bool) -> i32 {
