@@ -6,14 +6,29 @@ use std::net::SocketAddr;
 use std::ptr;
 
 use napi::sys;
-use udpx::{RecvBatch, RecvMeta};
+use udpx::{segment_count, RecvBatch, RecvMeta};
 
 use crate::address::format_ip;
 
 use crate::callback::{string, AddressMemo};
+use crate::slab::{self, Sources};
 
 fn ok(s: sys::napi_status) -> bool {
     s == sys::Status::napi_ok
+}
+
+/// A JS number.
+pub(crate) fn number(env: sys::napi_env, n: f64) -> Option<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    // SAFETY: creates a number in the open scope; out-pointer is a live local.
+    ok(unsafe { sys::napi_create_double(env, n, &mut v) }).then_some(v)
+}
+
+/// `undefined`.
+pub(crate) fn undefined(env: sys::napi_env) -> Option<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    // SAFETY: out-pointer is a live local.
+    ok(unsafe { sys::napi_get_undefined(env, &mut v) }).then_some(v)
 }
 
 /// Segment `seg` of slot `i` (the whole slot without GRO), split by the core.
@@ -98,11 +113,11 @@ pub(crate) fn items(area: &RecvBatch, n: usize, out: &mut Vec<Item>) {
 
 /// Bytes of one buffer that datagrams for `'message'` share, as Node's `Buffer.poolSize`:
 /// a message kept alive pins at most this much.
-const SLAB: usize = 8 * 1024;
+const MESSAGE_SLAB: usize = 8 * 1024;
 /// Datagrams larger than this get a buffer of their own (Node's pool rule, `poolSize >>> 1`).
-const ALONE: usize = SLAB / 2;
+const ALONE: usize = MESSAGE_SLAB / 2;
 
-/// `items` cut into runs that share one buffer each under the [`SLAB`] rule.
+/// `items` cut into runs that share one buffer each under the [`MESSAGE_SLAB`] rule.
 pub(crate) fn slabs<'a>(area: &'a RecvBatch, items: &'a [Item]) -> impl Iterator<Item = &'a [Item]> + 'a {
     let mut start = 0;
     std::iter::from_fn(move || {
@@ -112,7 +127,7 @@ pub(crate) fn slabs<'a>(area: &'a RecvBatch, items: &'a [Item]) -> impl Iterator
         let (mut end, mut bytes) = (start, 0);
         while end < items.len() {
             let len = segment(area, items[end].0, items[end].1).len();
-            if end > start && (len > ALONE || bytes + len > SLAB) {
+            if end > start && (len > ALONE || bytes + len > MESSAGE_SLAB) {
                 break;
             }
             bytes += len;
@@ -202,6 +217,72 @@ pub(crate) fn batch_args(
         fields[k * 4..k * 4 + 4].copy_from_slice(&[at, len, u32::from(m.source.port()), idx as u32]);
     }
     Some([buf, meta, addrs, extras])
+}
+
+/// The first delivery of slots `start..n` under the slab's byte cap: `(end, datagrams,
+/// bytes)` — slots `start..end` (at least one), holding `datagrams` datagrams (GRO runs
+/// counted apart) and taking `bytes` of JS memory (16 per datagram, then the payloads).
+pub(crate) fn next_delivery(area: &RecvBatch, start: usize, n: usize) -> (usize, usize, usize) {
+    let (mut end, mut datagrams, mut bytes) = (start, 0, 0);
+    while end < n {
+        let m = area.meta(end);
+        let d = m.segments();
+        let b = m.len + 16 * d;
+        if end > start && bytes + b > slab::SLAB {
+            break;
+        }
+        datagrams += d;
+        bytes += b;
+        end += 1;
+    }
+    (end, datagrams, bytes)
+}
+
+/// Writes the delivery of `slots` into `out` (exactly its `bytes`): four u32s per datagram
+/// — offset among the payloads, length, port, index into `sources` — then the payloads
+/// back to back. A GRO run is copied at once and described segment by segment.
+pub(crate) fn fill_delivery(area: &RecvBatch, slots: std::ops::Range<usize>, datagrams: usize, out: &mut [u8], sources: &mut Sources) {
+    let (fields, payloads) = out.split_at_mut((16 * datagrams).min(out.len()));
+    let mut fields = fields.chunks_exact_mut(16);
+    let mut at = 0usize;
+    for i in slots {
+        let (m, payload) = (area.meta(i), area.payload(i));
+        let (port, idx) = (u32::from(m.source.port()), sources.index(&m.source));
+        let Some(room) = payloads.get_mut(at..at + payload.len()) else { return };
+        room.copy_from_slice(payload);
+        let stride = if m.stride == 0 || m.stride > payload.len() { payload.len() } else { m.stride };
+        let mut seg_at = 0;
+        for _ in 0..segment_count(payload.len(), stride) {
+            let len = stride.min(payload.len() - seg_at);
+            let Some(f) = fields.next() else { return };
+            for (dst, v) in f.chunks_exact_mut(4).zip([(at + seg_at) as u32, len as u32, port, idx]) {
+                dst.copy_from_slice(&v.to_ne_bytes());
+            }
+            seg_at += len;
+        }
+        at += payload.len();
+    }
+}
+
+/// The `metadata` argument of a delivery of `slots`: one object per datagram (the segments
+/// of a GRO run share their slot's).
+pub(crate) fn metadata_array(env: sys::napi_env, area: &RecvBatch, slots: std::ops::Range<usize>, datagrams: usize) -> Option<sys::napi_value> {
+    let mut arr = ptr::null_mut();
+    // SAFETY: out-pointer is a live local; a scope is open.
+    if !ok(unsafe { sys::napi_create_array_with_length(env, datagrams, &mut arr) }) {
+        return None;
+    }
+    let mut k = 0u32;
+    for i in slots {
+        let m = area.meta(i);
+        let x = metadata_object(env, m)?;
+        for _ in 0..m.segments() {
+            // SAFETY: `arr` is a live array, `x` a live object.
+            unsafe { sys::napi_set_element(env, arr, k, x) };
+            k += 1;
+        }
+    }
+    Some(arr)
 }
 
 /// `(errno, origin, type, code, info, offender, destination, port)` for one error-queue

@@ -6,7 +6,7 @@
 //!
 //! Modules: `socket` (the `#[napi]` methods), `handle` (a socket's state and lifecycle),
 //! `reader` (receive loop, stats), `writer` (sends and writability), `deliver` (JS values of
-//! received datagrams), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
+//! received datagrams), `slab` (the JS memory batches are delivered in), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
 //! per thread), `uv` (libuv poll handles), `address` (libuv's
 //! address forms), `error` (errno values and flags, exported to JS).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -18,6 +18,7 @@ mod error;
 mod fds;
 mod handle;
 mod reader;
+mod slab;
 mod socket;
 mod uv;
 mod writer;

@@ -101,22 +101,14 @@ impl Handle {
                 }
             };
             RECV_AREA.with(|area| self.account(&area.borrow(), n));
-            ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
             if self.on_batch.borrow().is_some() {
-                self.deliver_batch();
-            } else if self.message_batches.get() && ITEMS.with(|items| items.borrow().len()) > 1 {
-                self.deliver_messages();
+                self.deliver_batches(n);
             } else {
-                // One datagram per call: also a lone datagram with batches on, which costs
-                // less alone (no slab, no meta array) — the ping-pong case.
-                for i in 0..n {
-                    let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
-                    for seg in 0..segments {
-                        if self.closed.get() || self.on_message.borrow().is_none() {
-                            return;
-                        }
-                        self.deliver(i, seg);
-                    }
+                ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
+                if self.message_batches.get() && ITEMS.with(|items| items.borrow().len()) > 1 {
+                    self.deliver_messages();
+                } else {
+                    self.deliver_each(0, n);
                 }
             }
             budget -= n.min(budget);
@@ -173,13 +165,62 @@ impl Handle {
         }
     }
 
-    /// One `onBatch(buffer, meta, addresses, metadata)` call for everything read.
-    fn deliver_batch(&self) {
-        let Some(cb) = self.on_batch.borrow().clone() else { return };
+    /// One `onMessage` call per datagram of slots `from..n`: the path without batches, and
+    /// also a lone datagram with batches on, which costs less alone (no slab, no meta
+    /// array) — the ping-pong case.
+    fn deliver_each(&self, from: usize, n: usize) {
+        for i in from..n {
+            let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
+            for seg in 0..segments {
+                if self.closed.get() || self.on_message.borrow().is_none() {
+                    return;
+                }
+                self.deliver(i, seg);
+            }
+        }
+    }
+
+    /// `onBatch(arrayBuffer, offset, count, bytes, addresses, metadata)` for what was read:
+    /// the batch's meta fields and payloads sit in the socket's slab (see [`crate::slab`]),
+    /// the JS side views them there. One call for the whole receive unless it passes the
+    /// slab's byte cap, then one per slab-sized part. Should JS stop batch delivery in one
+    /// of those calls, the rest goes to `onMessage` one datagram at a time.
+    fn deliver_batches(&self, n: usize) {
         let metadata = self.metadata.get();
-        cb.call(|env| {
-            ITEMS.with(|items| RECV_AREA.with(|area| deliver::batch_args(env, &area.borrow(), &items.borrow(), metadata)))
-        });
+        let mut start = 0;
+        while start < n {
+            if self.closed.get() {
+                return;
+            }
+            let Some(cb) = self.on_batch.borrow().clone() else {
+                return self.deliver_each(start, n);
+            };
+            let (end, datagrams, bytes) = RECV_AREA.with(|area| deliver::next_delivery(&area.borrow(), start, n));
+            cb.call(|env| {
+                let region = self.slab.borrow_mut().reserve(env, bytes)?;
+                // SAFETY: `reserve` handed out `bytes` bytes at `region.data`, inside an
+                // ArrayBuffer kept alive by the open scope, and never hands them out again.
+                let out = unsafe { std::slice::from_raw_parts_mut(region.data, bytes) };
+                let mut sources = self.sources.borrow_mut();
+                sources.clear();
+                RECV_AREA.with(|area| deliver::fill_delivery(&area.borrow(), start..end, datagrams, out, &mut sources));
+                let addresses = sources.array(env)?;
+                let extras = if metadata {
+                    RECV_AREA.with(|area| deliver::metadata_array(env, &area.borrow(), start..end, datagrams))?
+                } else {
+                    deliver::undefined(env)?
+                };
+                Some([
+                    region.buffer,
+                    deliver::number(env, region.offset as f64)?,
+                    deliver::number(env, datagrams as f64)?,
+                    deliver::number(env, (bytes - 16 * datagrams) as f64)?,
+                    addresses,
+                    extras,
+                ])
+            });
+            start = end;
+        }
     }
 
     /// `'message'` in batches: one `onMessage(buffer, meta, addresses, metadata)` call per

@@ -13,7 +13,8 @@ use crate::UdpSocket;
 /// How many datagrams a slot of `len` bytes holds when each is `stride` bytes but the last:
 /// one when `stride` is 0 (no GRO) or the slot is empty (an empty datagram).
 pub fn segment_count(len: usize, stride: usize) -> usize {
-    if stride == 0 || len == 0 {
+    // A slot without GRO has `stride == len`: one datagram, without a division.
+    if stride == 0 || len <= stride {
         1
     } else {
         len.div_ceil(stride)

@@ -208,10 +208,14 @@ pub(crate) fn recv_batch(
         let name = unsafe { std::slice::from_raw_parts((&names[i] as *const libc::sockaddr_storage).cast::<u8>(), name_len) };
         let source = sockaddr_from_bytes(name).ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
         let len = usize::try_from(hdrs[i].msg_len).unwrap_or(0).min(slot);
-        let mut m = RecvMeta { source, len, stride: len, truncated: h.msg_flags & libc::MSG_TRUNC != 0, ..RecvMeta::unset() };
+        // Written in place, and the control messages walked only when there are any: this
+        // runs once per datagram.
+        let m = &mut metas[i];
+        *m = RecvMeta { source, len, stride: len, truncated: h.msg_flags & libc::MSG_TRUNC != 0, ..RecvMeta::unset() };
         let control_len = usize::try_from(h.msg_controllen).unwrap_or(0).min(CMSG_LEN);
-        cmsg::apply(&ctrl[i].0[..control_len], &mut m);
-        metas[i] = m;
+        if control_len > 0 {
+            cmsg::apply(&ctrl[i].0[..control_len], m);
+        }
     }
     Ok(got)
 }

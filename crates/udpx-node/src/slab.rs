@@ -1,0 +1,175 @@
+//! The JS memory that received batches are delivered in, and the address list they share.
+//!
+//! A socket keeps one `ArrayBuffer` (a slab of [`SLAB`] bytes) and carves one region per
+//! delivered batch out of it: the batch's meta fields, then its payloads back to back. When
+//! the rest of the slab is too small, a new slab is made and the old one is left to JS, which
+//! frees it once no batch views it any more. So a batch costs no allocation most of the
+//! time, and a datagram that JS keeps alive pins at most one slab — or, for a delivery
+//! larger than a slab (one slot of a big GRO run, say), that delivery's own buffer.
+//!
+//! Regions are only ever handed out once: a batch JS still holds is never written again.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ptr;
+
+use napi::sys;
+
+use crate::address::format_ip;
+use crate::callback::string;
+
+/// Bytes per slab: the most a kept datagram pins, and the byte cap of one delivered batch
+/// (the receive loop cuts larger batches into several deliveries).
+pub(crate) const SLAB: usize = 64 * 1024;
+
+fn ok(s: sys::napi_status) -> bool {
+    s == sys::Status::napi_ok
+}
+
+/// A strong reference to a JS object, dropped with the socket's other JS references.
+struct JsRef {
+    env: sys::napi_env,
+    r: sys::napi_ref,
+}
+
+impl JsRef {
+    fn new(env: sys::napi_env, v: sys::napi_value) -> Option<Self> {
+        let mut r = ptr::null_mut();
+        // SAFETY: `v` is a live object of this env's open scope; out-pointer is a local.
+        ok(unsafe { sys::napi_create_reference(env, v, 1, &mut r) }).then_some(JsRef { env, r })
+    }
+
+    fn value(&self) -> Option<sys::napi_value> {
+        let mut v = ptr::null_mut();
+        // SAFETY: the reference is alive (deleted only on drop); a scope is open.
+        let got = ok(unsafe { sys::napi_get_reference_value(self.env, self.r, &mut v) });
+        (got && !v.is_null()).then_some(v)
+    }
+}
+
+impl Drop for JsRef {
+    fn drop(&mut self) {
+        // SAFETY: created in `new` for this env and deleted once.
+        unsafe { sys::napi_delete_reference(self.env, self.r) };
+    }
+}
+
+/// A region of `len` bytes at `offset` in the `ArrayBuffer` `buffer`, starting at `data`.
+pub(crate) struct Region {
+    pub(crate) buffer: sys::napi_value,
+    pub(crate) offset: usize,
+    pub(crate) data: *mut u8,
+}
+
+/// A new `ArrayBuffer` of `len` bytes and where its memory starts.
+fn array_buffer(env: sys::napi_env, len: usize) -> Option<(sys::napi_value, *mut u8)> {
+    let mut v = ptr::null_mut();
+    let mut data: *mut std::ffi::c_void = ptr::null_mut();
+    // SAFETY: out-pointers are live locals.
+    let made = ok(unsafe { sys::napi_create_arraybuffer(env, len, &mut data, &mut v) });
+    (made && !data.is_null()).then_some((v, data.cast()))
+}
+
+/// The memory and length of the `ArrayBuffer` `v`: length 0 once it was detached (a user
+/// transferred `batch.buffer.buffer` to a worker), so a detached slab is never written.
+fn array_buffer_info(env: sys::napi_env, v: sys::napi_value) -> Option<(*mut u8, usize)> {
+    let mut data: *mut std::ffi::c_void = ptr::null_mut();
+    let mut len = 0usize;
+    // SAFETY: `v` is a live ArrayBuffer of the open scope; out-pointers are locals.
+    let got = ok(unsafe { sys::napi_get_arraybuffer_info(env, v, &mut data, &mut len) });
+    (got && !data.is_null()).then_some((data.cast(), len))
+}
+
+/// A socket's current slab and how much of it has been handed out.
+#[derive(Default)]
+pub(crate) struct Slab {
+    buffer: Option<JsRef>,
+    used: usize,
+}
+
+impl Slab {
+    /// A fresh region of `len` bytes, 8-aligned (its meta fields are read as a
+    /// `Uint32Array`): from the current slab, a new one, or — when `len` is more than a
+    /// slab — a buffer of its own.
+    pub(crate) fn reserve(&mut self, env: sys::napi_env, len: usize) -> Option<Region> {
+        if len > SLAB {
+            let (buffer, data) = array_buffer(env, len)?;
+            return Some(Region { buffer, offset: 0, data });
+        }
+        let start = self.used.checked_next_multiple_of(8)?;
+        if let Some(buffer) = self.buffer.as_ref().and_then(JsRef::value) {
+            if let Some((base, size)) = array_buffer_info(env, buffer) {
+                if start.checked_add(len).is_some_and(|end| end <= size) {
+                    self.used = start + len;
+                    // SAFETY: `start + len <= size`: inside the buffer's memory.
+                    return Some(Region { buffer, offset: start, data: unsafe { base.add(start) } });
+                }
+            }
+        }
+        let (buffer, data) = array_buffer(env, SLAB)?;
+        self.buffer = JsRef::new(env, buffer);
+        self.used = len;
+        Some(Region { buffer, offset: 0, data })
+    }
+}
+
+/// The sources of one delivery, in order of first appearance: the JS array of their
+/// strings is made once and reused while deliveries come from the same sources (a batch's
+/// address field indexes it, and JS never changes it).
+#[derive(Default)]
+pub(crate) struct Sources {
+    /// This delivery's sources (IP and IPv6 scope: what the string shows).
+    pending: Vec<SocketAddr>,
+    /// The sources of the array in `array`.
+    shown: Vec<SocketAddr>,
+    array: Option<JsRef>,
+}
+
+/// What tells two sources apart in `rinfo.address`: the IP, and an IPv6 scope.
+fn key(a: &SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V4(v4) => SocketAddr::new(IpAddr::V4(*v4.ip()), 0),
+        SocketAddr::V6(v6) => SocketAddr::V6(std::net::SocketAddrV6::new(*v6.ip(), 0, 0, v6.scope_id())),
+    }
+}
+
+impl Sources {
+    /// Starts a delivery.
+    pub(crate) fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The index of `source` in this delivery's list, added if new.
+    pub(crate) fn index(&mut self, source: &SocketAddr) -> u32 {
+        let k = key(source);
+        let i = match self.pending.iter().position(|a| *a == k) {
+            Some(i) => i,
+            None => {
+                self.pending.push(k);
+                self.pending.len() - 1
+            }
+        };
+        i as u32
+    }
+
+    /// The JS array of this delivery's source strings.
+    pub(crate) fn array(&mut self, env: sys::napi_env) -> Option<sys::napi_value> {
+        if self.pending == self.shown {
+            if let Some(v) = self.array.as_ref().and_then(JsRef::value) {
+                return Some(v);
+            }
+        }
+        let mut arr = ptr::null_mut();
+        // SAFETY: out-pointer is a live local; a scope is open.
+        if !ok(unsafe { sys::napi_create_array_with_length(env, self.pending.len(), &mut arr) }) {
+            return None;
+        }
+        for (i, a) in self.pending.iter().enumerate() {
+            let s = string(env, &format_ip(a))?;
+            // SAFETY: `arr` is a live array, `s` a live string.
+            unsafe { sys::napi_set_element(env, arr, i as u32, s) };
+        }
+        self.array = JsRef::new(env, arr);
+        self.shown.clone_from(&self.pending);
+        Some(arr)
+    }
+}
