@@ -9,10 +9,16 @@ use udpx::RecvBatch;
 use crate::deliver;
 use crate::error::uv_code;
 use crate::handle::Handle;
+use crate::slab;
 
 /// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once), and per
 /// readiness event: the work one loop turn does is bounded.
 const RECV_BATCH: usize = 64;
+/// Datagram slots read per readiness event while a batch handler is set: a few full
+/// batches, so that a flood costs one trip through the loop and `epoll_wait` per four
+/// `recvmmsg` calls, not per call; still bounded (four handler calls per event, where libuv
+/// makes 32 `'message'` calls), and reading stops at once when JS pauses it.
+const BATCH_EVENT_SLOTS: usize = 4 * RECV_BATCH;
 /// Receive calls per readiness event. After a short batch the queue is read again until it
 /// is empty (or the event's [`RECV_BATCH`] datagrams are in): a peer may have answered
 /// while a handler ran, as in ping-pong, and reading now saves a trip through the loop and
@@ -75,7 +81,13 @@ impl Handle {
         // A descriptor shared with other processes (cluster, bind({ fd })) is read one
         // datagram at a time, as libuv reads: what this socket does not deliver (it closed
         // in a handler, say) stays in the kernel for the others.
-        let (per_call, mut budget) = if self.shared.get() { (1, SHARED_READS) } else { (RECV_BATCH, RECV_BATCH) };
+        let (per_call, mut budget) = if self.shared.get() {
+            (1, SHARED_READS)
+        } else if self.on_batch.borrow().is_some() {
+            (RECV_BATCH, BATCH_EVENT_SLOTS)
+        } else {
+            (RECV_BATCH, RECV_BATCH)
+        };
         for _ in 0..RECV_CALLS {
             if self.closed.get() || !self.reading.get() || budget == 0 {
                 return;
@@ -100,9 +112,9 @@ impl Handle {
                     return;
                 }
             };
-            RECV_AREA.with(|area| self.account(&area.borrow(), n));
+            let (datagrams, bytes) = RECV_AREA.with(|area| self.account(&area.borrow(), n));
             if self.on_batch.borrow().is_some() {
-                self.deliver_batches(n);
+                self.deliver_batches(n, (datagrams, bytes + 16 * datagrams));
             } else {
                 ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
                 if self.message_batches.get() && ITEMS.with(|items| items.borrow().len()) > 1 {
@@ -132,9 +144,11 @@ impl Handle {
         }
     }
 
-    /// Counts what a receive brought in (GRO runs as the datagrams they hold).
-    fn account(&self, area: &RecvBatch, n: usize) {
+    /// Counts what a receive brought in (GRO runs as the datagrams they hold); returns the
+    /// datagrams and payload bytes.
+    fn account(&self, area: &RecvBatch, n: usize) -> (usize, usize) {
         let mut stats = self.stats.get();
+        let before = stats.rx_bytes;
         let mut datagrams = 0;
         for i in 0..n {
             let m = area.meta(i);
@@ -146,6 +160,7 @@ impl Handle {
         }
         stats.rx_datagrams += datagrams as u64;
         self.stats.set(stats);
+        (datagrams, (stats.rx_bytes - before) as usize)
     }
 
     /// `onMessage(buffer, address, port[, metadata])` for segment `seg` of slot `i`. The
@@ -185,7 +200,9 @@ impl Handle {
     /// the JS side views them there. One call for the whole receive unless it passes the
     /// slab's byte cap, then one per slab-sized part. Should JS stop batch delivery in one
     /// of those calls, the rest goes to `onMessage` one datagram at a time.
-    fn deliver_batches(&self, n: usize) {
+    /// `all` is `(datagrams, bytes)` of the whole receive, which is one delivery when it
+    /// fits in a slab.
+    fn deliver_batches(&self, n: usize, all: (usize, usize)) {
         let metadata = self.metadata.get();
         let mut start = 0;
         while start < n {
@@ -195,7 +212,11 @@ impl Handle {
             let Some(cb) = self.on_batch.borrow().clone() else {
                 return self.deliver_each(start, n);
             };
-            let (end, datagrams, bytes) = RECV_AREA.with(|area| deliver::next_delivery(&area.borrow(), start, n));
+            let (end, datagrams, bytes) = if start == 0 && all.1 <= slab::SLAB {
+                (n, all.0, all.1)
+            } else {
+                RECV_AREA.with(|area| deliver::next_delivery(&area.borrow(), start, n))
+            };
             cb.call(|env| {
                 let region = self.slab.borrow_mut().reserve(env, bytes)?;
                 // SAFETY: `reserve` handed out `bytes` bytes at `region.data`, inside an

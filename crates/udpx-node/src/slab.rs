@@ -141,6 +141,12 @@ impl Sources {
     /// The index of `source` in this delivery's list, added if new.
     pub(crate) fn index(&mut self, source: &SocketAddr) -> u32 {
         let k = key(source);
+        // Most datagrams come from the sender of the one before.
+        if let Some(last) = self.pending.last() {
+            if *last == k {
+                return (self.pending.len() - 1) as u32;
+            }
+        }
         let i = match self.pending.iter().position(|a| *a == k) {
             Some(i) => i,
             None => {
