@@ -245,8 +245,7 @@ pub(crate) fn fill_delivery(area: &RecvBatch, slots: std::ops::Range<usize>, dat
     let (fields, payloads) = out.split_at_mut((16 * datagrams).min(out.len()));
     let mut fields = fields.chunks_exact_mut(16);
     let mut at = 0usize;
-    for i in slots {
-        let (m, payload) = (area.meta(i), area.payload(i));
+    for (m, payload) in area.slots().skip(slots.start).take(slots.len()) {
         let (port, idx) = (u32::from(m.source.port()), sources.index(&m.source));
         let Some(room) = payloads.get_mut(at..at + payload.len()) else { return };
         room.copy_from_slice(payload);

@@ -132,6 +132,15 @@ fn key(a: &SocketAddr) -> SocketAddr {
     }
 }
 
+/// Whether `a` and `b` show as the same `rinfo.address` (ports aside).
+fn same_source(a: &SocketAddr, b: &SocketAddr) -> bool {
+    match (a, b) {
+        (SocketAddr::V4(a), SocketAddr::V4(b)) => a.ip() == b.ip(),
+        (SocketAddr::V6(a), SocketAddr::V6(b)) => a.ip() == b.ip() && a.scope_id() == b.scope_id(),
+        _ => false,
+    }
+}
+
 impl Sources {
     /// Starts a delivery.
     pub(crate) fn clear(&mut self) {
@@ -140,13 +149,13 @@ impl Sources {
 
     /// The index of `source` in this delivery's list, added if new.
     pub(crate) fn index(&mut self, source: &SocketAddr) -> u32 {
-        let k = key(source);
         // Most datagrams come from the sender of the one before.
         if let Some(last) = self.pending.last() {
-            if *last == k {
+            if same_source(last, source) {
                 return (self.pending.len() - 1) as u32;
             }
         }
+        let k = key(source);
         let i = match self.pending.iter().position(|a| *a == k) {
             Some(i) => i,
             None => {
