@@ -7,7 +7,8 @@
 //! time, and a datagram that JS keeps alive pins at most one slab — or, for a delivery
 //! larger than a slab (one slot of a big GRO run, say), that delivery's own buffer.
 //!
-//! Regions are only ever handed out once: a batch JS still holds is never written again.
+//! Regions are only ever handed out once: a batch JS still holds is never written again. A
+//! slab's memory is reused (zeroed) only after JS has collected its `ArrayBuffer`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::ptr;
@@ -60,6 +61,62 @@ pub(crate) struct Region {
     pub(crate) data: *mut u8,
 }
 
+/// Spare slabs kept per thread for the next ones.
+const SPARE_SLABS: usize = 8;
+
+thread_local! {
+    /// Slab memory that JS has let go of (its `ArrayBuffer` was collected), kept for the
+    /// next slab: a fresh 64 KiB block from malloc costs a page fault per 4 KiB and zeroing
+    /// each time, because freed blocks go back to the kernel. Bounded by [`SPARE_SLABS`].
+    static SPARE: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Node calls this on the JS thread once a slab's `ArrayBuffer` is collected (or at
+/// environment teardown): the memory goes to the spares, or is freed.
+unsafe extern "C" fn release_slab(_env: sys::napi_env, data: *mut std::ffi::c_void, _hint: *mut std::ffi::c_void) {
+    // SAFETY: `data` is what `Box::into_raw` gave for a box of SLAB bytes in `new_slab`,
+    // handed back exactly once by this finalizer.
+    let block = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data.cast::<u8>(), SLAB)) };
+    let kept = SPARE.try_with(|spare| match spare.try_borrow_mut() {
+        Ok(mut spare) if spare.len() < SPARE_SLABS => {
+            spare.push(block);
+            None
+        }
+        _ => Some(block),
+    });
+    // Dropped here when there is no room, or the thread is going away.
+    drop(kept);
+}
+
+/// A new slab: an `ArrayBuffer` of [`SLAB`] zeroed bytes over memory of our own (a spare
+/// block if there is one), returned to the spares when JS collects it. Where Node refuses
+/// external memory (a V8 sandbox), a plain `ArrayBuffer`.
+fn new_slab(env: sys::napi_env) -> Option<(sys::napi_value, *mut u8)> {
+    let spare = SPARE.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop())).ok().flatten();
+    let block = match spare {
+        Some(mut b) => {
+            // What it held last time (datagrams) is not for whoever gets it next.
+            b.fill(0);
+            b
+        }
+        None => vec![0u8; SLAB].into_boxed_slice(),
+    };
+    let data = Box::into_raw(block).cast::<u8>();
+    let mut buf = ptr::null_mut();
+    // SAFETY: `data` points at SLAB bytes that stay allocated until `release_slab` gets
+    // them back; out-pointer is a live local.
+    let made = unsafe { sys::napi_create_external_buffer(env, SLAB, data.cast(), Some(release_slab), ptr::null_mut(), &mut buf) };
+    if !ok(made) {
+        // SAFETY: Node did not take the block (the call failed): reclaim it once.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, SLAB)) });
+        return array_buffer(env, SLAB);
+    }
+    let mut ab = ptr::null_mut();
+    // SAFETY: `buf` is the Buffer just made; only its ArrayBuffer is asked for.
+    let got = ok(unsafe { sys::napi_get_typedarray_info(env, buf, ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), &mut ab, ptr::null_mut()) });
+    (got && !ab.is_null()).then_some((ab, data))
+}
+
 /// A new `ArrayBuffer` of `len` bytes and where its memory starts.
 fn array_buffer(env: sys::napi_env, len: usize) -> Option<(sys::napi_value, *mut u8)> {
     let mut v = ptr::null_mut();
@@ -105,7 +162,7 @@ impl Slab {
                 }
             }
         }
-        let (buffer, data) = array_buffer(env, SLAB)?;
+        let (buffer, data) = new_slab(env)?;
         self.buffer = JsRef::new(env, buffer);
         self.used = len;
         Some(Region { buffer, offset: 0, data })
