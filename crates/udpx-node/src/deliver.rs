@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::ptr;
 
 use napi::sys;
-use udpx::{segment_count, RecvBatch, RecvMeta};
+use udpx::{packed, RecvBatch, RecvMeta};
 
 use crate::address::format_ip;
 
@@ -227,7 +227,7 @@ pub(crate) fn next_delivery(area: &RecvBatch, start: usize, n: usize) -> (usize,
     while end < n {
         let m = area.meta(end);
         let d = m.segments();
-        let b = m.len + 16 * d;
+        let b = m.len + packed::RECV_FIELDS * d;
         if end > start && bytes + b > slab::SLAB {
             break;
         }
@@ -238,28 +238,16 @@ pub(crate) fn next_delivery(area: &RecvBatch, start: usize, n: usize) -> (usize,
     (end, datagrams, bytes)
 }
 
-/// Writes the delivery of `slots` into `out` (exactly its `bytes`): four u32s per datagram
-/// — offset among the payloads, length, port, index into `sources` — then the payloads
-/// back to back. A GRO run is copied at once and described segment by segment.
+/// Writes the delivery of `slots` into `out` (exactly its `bytes`): the fields of its
+/// `datagrams` datagrams, then their payloads back to back (`udpx::packed::put_slot`).
 pub(crate) fn fill_delivery(area: &RecvBatch, slots: std::ops::Range<usize>, datagrams: usize, out: &mut [u8], sources: &mut Sources) {
-    let (fields, payloads) = out.split_at_mut((16 * datagrams).min(out.len()));
-    let mut fields = fields.chunks_exact_mut(16);
+    let (mut fields, payloads) = out.split_at_mut((packed::RECV_FIELDS * datagrams).min(out.len()));
     let mut at = 0usize;
     for (m, payload) in area.slots().skip(slots.start).take(slots.len()) {
-        let (port, idx) = (u32::from(m.source.port()), sources.index(&m.source));
-        let Some(room) = payloads.get_mut(at..at + payload.len()) else { return };
-        room.copy_from_slice(payload);
-        let stride = if m.stride == 0 || m.stride > payload.len() { payload.len() } else { m.stride };
-        let mut seg_at = 0;
-        for _ in 0..segment_count(payload.len(), stride) {
-            let len = stride.min(payload.len() - seg_at);
-            let Some(f) = fields.next() else { return };
-            for (dst, v) in f.chunks_exact_mut(4).zip([(at + seg_at) as u32, len as u32, port, idx]) {
-                dst.copy_from_slice(&v.to_ne_bytes());
-            }
-            seg_at += len;
-        }
-        at += payload.len();
+        let source = sources.index(&m.source);
+        // `out` was sized for exactly these slots, so every one fits.
+        let Some(n) = packed::put_slot(fields, payloads, &mut at, payload, m.stride, m.source.port(), source) else { return };
+        fields = &mut fields[n * packed::RECV_FIELDS..];
     }
 }
 

@@ -114,7 +114,7 @@ impl Handle {
             };
             let (datagrams, bytes) = RECV_AREA.with(|area| self.account(&area.borrow(), n));
             if self.on_batch.borrow().is_some() {
-                self.deliver_batches(n, (datagrams, bytes + 16 * datagrams));
+                self.deliver_batches(n, (datagrams, bytes + udpx::packed::RECV_FIELDS * datagrams));
             } else {
                 ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
                 if self.message_batches.get() && ITEMS.with(|items| items.borrow().len()) > 1 {
@@ -234,7 +234,7 @@ impl Handle {
                     region.buffer,
                     deliver::number(env, region.offset as f64)?,
                     deliver::number(env, datagrams as f64)?,
-                    deliver::number(env, (bytes - 16 * datagrams) as f64)?,
+                    deliver::number(env, (bytes - udpx::packed::RECV_FIELDS * datagrams) as f64)?,
                     addresses,
                     extras,
                 ])
