@@ -11,7 +11,7 @@ use udpx::{packed, RecvBatch, RecvMeta};
 use crate::address::format_ip;
 
 use crate::callback::{string, AddressMemo};
-use crate::slab::{self, Sources};
+use crate::delivery::{self, Sources};
 
 fn ok(s: sys::napi_status) -> bool {
     s == sys::Status::napi_ok
@@ -219,7 +219,7 @@ pub(crate) fn batch_args(
     Some([buf, meta, addrs, extras])
 }
 
-/// The first delivery of slots `start..n` under the slab's byte cap: `(end, datagrams,
+/// The first delivery of slots `start..n` under the byte cap ([`delivery::CAP`]): `(end, datagrams,
 /// bytes)` — slots `start..end` (at least one), holding `datagrams` datagrams (GRO runs
 /// counted apart) and taking `bytes` of JS memory (16 per datagram, then the payloads).
 pub(crate) fn next_delivery(area: &RecvBatch, start: usize, n: usize) -> (usize, usize, usize) {
@@ -228,7 +228,7 @@ pub(crate) fn next_delivery(area: &RecvBatch, start: usize, n: usize) -> (usize,
         let m = area.meta(end);
         let d = m.segments();
         let b = m.len + packed::RECV_FIELDS * d;
-        if end > start && bytes + b > slab::SLAB {
+        if end > start && bytes + b > delivery::CAP {
             break;
         }
         datagrams += d;

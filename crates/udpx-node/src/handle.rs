@@ -14,7 +14,7 @@ use crate::callback::{AddressMemo, JsCallback};
 use crate::error::{status, uv_code};
 use crate::fds;
 use crate::reader::Counters;
-use crate::slab::{Slab, Sources};
+use crate::delivery::Sources;
 use crate::uv::{self, Poll, PollTarget};
 
 pub(crate) struct Handle {
@@ -44,8 +44,7 @@ pub(crate) struct Handle {
     /// The destination `sendOne` uses, set by `setDestination` (parsed once, not per send).
     pub(crate) dest: Cell<Option<SocketAddr>>,
     pub(crate) addr_memo: RefCell<AddressMemo>,
-    /// The JS memory batches are delivered in, and their sources' strings.
-    pub(crate) slab: RefCell<Slab>,
+    /// The source strings of the last delivered batch.
     pub(crate) sources: RefCell<Sources>,
     /// The env-cleanup registration (a leaked `Rc<Handle>`), removed on close.
     cleanup: Cell<*const Handle>,
@@ -73,7 +72,6 @@ impl Handle {
             message_batches: Cell::new(false),
             shared: Cell::new(false),
             addr_memo: RefCell::new(AddressMemo::new()),
-            slab: RefCell::new(Slab::default()),
             sources: RefCell::new(Sources::default()),
             cleanup: Cell::new(ptr::null()),
             env: Cell::new(ptr::null_mut()),
@@ -200,7 +198,6 @@ impl Handle {
         self.on_writable.borrow_mut().take();
         self.on_batch.borrow_mut().take();
         self.on_icmp_error.borrow_mut().take();
-        drop(self.slab.take());
         drop(self.sources.take());
         let hook = self.cleanup.replace(ptr::null());
         if !hook.is_null() && !env.is_null() {

@@ -6,7 +6,7 @@
 //!
 //! Modules: `socket` (the `#[napi]` methods), `handle` (a socket's state and lifecycle),
 //! `reader` (receive loop, stats), `writer` (sends and writability), `deliver` (JS values of
-//! received datagrams), `slab` (the JS memory batches are delivered in), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
+//! received datagrams), `delivery` (the JS memory a batch is delivered in), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
 //! per thread), `uv` (libuv poll handles), `address` (libuv's
 //! address forms), `error` (errno values and flags, exported to JS).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -18,7 +18,7 @@ mod error;
 mod fds;
 mod handle;
 mod reader;
-mod slab;
+mod delivery;
 mod socket;
 mod uv;
 mod writer;

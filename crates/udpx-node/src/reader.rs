@@ -9,7 +9,7 @@ use udpx::RecvBatch;
 use crate::deliver;
 use crate::error::uv_code;
 use crate::handle::Handle;
-use crate::slab;
+use crate::delivery;
 
 /// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once), and per
 /// readiness event: the work one loop turn does is bounded.
@@ -194,13 +194,12 @@ impl Handle {
         }
     }
 
-    /// `onBatch(arrayBuffer, offset, count, bytes, addresses, metadata)` for what was read:
-    /// the batch's meta fields and payloads sit in the socket's slab (see [`crate::slab`]),
-    /// the JS side views them there. One call for the whole receive unless it passes the
-    /// slab's byte cap, then one per slab-sized part. Should JS stop batch delivery in one
-    /// of those calls, the rest goes to `onMessage` one datagram at a time.
-    /// `all` is `(datagrams, bytes)` of the whole receive, which is one delivery when it
-    /// fits in a slab.
+    /// `onBatch(arrayBuffer, count, bytes, addresses, metadata)` for what was read: one
+    /// ArrayBuffer holding the batch's fields, then its payloads (see [`crate::delivery`]),
+    /// which the JS side views. One call for the whole receive unless it passes the byte
+    /// cap, then one per part. Should JS stop batch delivery in one of those calls, the rest
+    /// goes to `onMessage` one datagram at a time. `all` is `(datagrams, bytes)` of the
+    /// whole receive, which is one delivery when it is within the cap.
     fn deliver_batches(&self, n: usize, all: (usize, usize)) {
         let metadata = self.metadata.get();
         let mut start = 0;
@@ -211,16 +210,17 @@ impl Handle {
             let Some(cb) = self.on_batch.borrow().clone() else {
                 return self.deliver_each(start, n);
             };
-            let (end, datagrams, bytes) = if start == 0 && all.1 <= slab::SLAB {
+            let (end, datagrams, bytes) = if start == 0 && all.1 <= delivery::CAP {
                 (n, all.0, all.1)
             } else {
                 RECV_AREA.with(|area| deliver::next_delivery(&area.borrow(), start, n))
             };
             cb.call(|env| {
-                let region = self.slab.borrow_mut().reserve(env, bytes)?;
-                // SAFETY: `reserve` handed out `bytes` bytes at `region.data`, inside an
-                // ArrayBuffer kept alive by the open scope, and never hands them out again.
-                let out = unsafe { std::slice::from_raw_parts_mut(region.data, bytes) };
+                let (buffer, data) = delivery::batch_buffer(env, bytes)?;
+                // SAFETY: `batch_buffer` made an ArrayBuffer of `bytes` bytes at `data` (a
+                // dangling aligned pointer for 0 bytes), kept alive by the open scope; no JS
+                // runs while the slice lives.
+                let out = unsafe { std::slice::from_raw_parts_mut(data, bytes) };
                 let mut sources = self.sources.borrow_mut();
                 sources.clear();
                 RECV_AREA.with(|area| deliver::fill_delivery(&area.borrow(), start..end, datagrams, out, &mut sources));
@@ -231,8 +231,7 @@ impl Handle {
                     deliver::undefined(env)?
                 };
                 Some([
-                    region.buffer,
-                    deliver::number(env, region.offset as f64)?,
+                    buffer,
                     deliver::number(env, datagrams as f64)?,
                     deliver::number(env, (bytes - udpx::packed::RECV_FIELDS * datagrams) as f64)?,
                     addresses,
