@@ -5,8 +5,8 @@
 //! receive larger than [`CAP`] is cut into several deliveries, so a datagram that JS keeps
 //! alive pins at most its own delivery: up to 64 KiB (a few KiB for a batch of small ones).
 //! (A 64 KiB slab shared by successive batches was tried: it saved the allocation per
-//! batch, but a kept datagram pinned the whole slab, and under a flood the process grew
-//! by half again as much between collections, with as many page faults.)
+//! batch, but a kept datagram pinned the whole slab, and under a flood it still faulted in
+//! fresh pages as often, because the collector frees slabs many at a time.)
 
 use std::net::{IpAddr, SocketAddr};
 use std::ptr;
