@@ -631,10 +631,15 @@ export class Handle {
     }
   }
 
-  /** Batched delivery to the owner's onBatch (true) or one onMessage call per datagram. */
+  /**
+   * Batched delivery to the owner's onBatch (true) or one onMessage call per datagram. A
+   * batch arrives as one ArrayBuffer: `count` × four u32 fields (payload offset, length,
+   * port, address index), then `bytes` of payloads.
+   */
   setBatchDelivery(on: boolean): number {
-    return this.native.setBatchHandler(on ? ((buf: Buffer, meta: Uint32Array, addrs: string[], metadata?: object[]) => {
-      this.owner?.onBatch(buf, meta, addrs, metadata);
+    return this.native.setBatchHandler(on ? ((ab: ArrayBuffer, count: number, bytes: number, addrs: string[], metadata?: object[]) => {
+      const meta = new Uint32Array(ab, 0, count * 4);
+      this.owner?.onBatch(Buffer.from(ab, count * 16, bytes), meta, addrs, metadata);
     }) as (arg?: unknown) => unknown : null);
   }
 

@@ -6,14 +6,29 @@ use std::net::SocketAddr;
 use std::ptr;
 
 use napi::sys;
-use udpx::{RecvBatch, RecvMeta};
+use udpx::{packed, RecvBatch, RecvMeta};
 
 use crate::address::format_ip;
 
 use crate::callback::{string, AddressMemo};
+use crate::delivery::{self, Sources};
 
 fn ok(s: sys::napi_status) -> bool {
     s == sys::Status::napi_ok
+}
+
+/// A JS number.
+pub(crate) fn number(env: sys::napi_env, n: f64) -> Option<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    // SAFETY: creates a number in the open scope; out-pointer is a live local.
+    ok(unsafe { sys::napi_create_double(env, n, &mut v) }).then_some(v)
+}
+
+/// `undefined`.
+pub(crate) fn undefined(env: sys::napi_env) -> Option<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    // SAFETY: out-pointer is a live local.
+    ok(unsafe { sys::napi_get_undefined(env, &mut v) }).then_some(v)
 }
 
 /// Segment `seg` of slot `i` (the whole slot without GRO), split by the core.
@@ -108,11 +123,11 @@ pub(crate) fn items(area: &RecvBatch, n: usize, out: &mut Vec<Item>) {
 
 /// Bytes of one buffer that datagrams for `'message'` share, as Node's `Buffer.poolSize`:
 /// a message kept alive pins at most this much.
-const SLAB: usize = 8 * 1024;
+const MESSAGE_SLAB: usize = 8 * 1024;
 /// Datagrams larger than this get a buffer of their own (Node's pool rule, `poolSize >>> 1`).
-const ALONE: usize = SLAB / 2;
+const ALONE: usize = MESSAGE_SLAB / 2;
 
-/// `items` cut into runs that share one buffer each under the [`SLAB`] rule.
+/// `items` cut into runs that share one buffer each under the [`MESSAGE_SLAB`] rule.
 pub(crate) fn slabs<'a>(area: &'a RecvBatch, items: &'a [Item]) -> impl Iterator<Item = &'a [Item]> + 'a {
     let mut start = 0;
     std::iter::from_fn(move || {
@@ -122,7 +137,7 @@ pub(crate) fn slabs<'a>(area: &'a RecvBatch, items: &'a [Item]) -> impl Iterator
         let (mut end, mut bytes) = (start, 0);
         while end < items.len() {
             let len = segment(area, items[end].0, items[end].1).len();
-            if end > start && (len > ALONE || bytes + len > SLAB) {
+            if end > start && (len > ALONE || bytes + len > MESSAGE_SLAB) {
                 break;
             }
             bytes += len;
@@ -212,6 +227,59 @@ pub(crate) fn batch_args(
         fields[k * 4..k * 4 + 4].copy_from_slice(&[at, len, u32::from(m.source.port()), idx as u32]);
     }
     Some([buf, meta, addrs, extras])
+}
+
+/// The first delivery of slots `start..n` under the byte cap ([`delivery::CAP`]): `(end, datagrams,
+/// bytes)` — slots `start..end` (at least one), holding `datagrams` datagrams (GRO runs
+/// counted apart) and taking `bytes` of JS memory (16 per datagram, then the payloads).
+pub(crate) fn next_delivery(area: &RecvBatch, start: usize, n: usize) -> (usize, usize, usize) {
+    let (mut end, mut datagrams, mut bytes) = (start, 0, 0);
+    while end < n {
+        let m = area.meta(end);
+        let d = m.segments();
+        let b = m.len + packed::RECV_FIELDS * d;
+        if end > start && bytes + b > delivery::CAP {
+            break;
+        }
+        datagrams += d;
+        bytes += b;
+        end += 1;
+    }
+    (end, datagrams, bytes)
+}
+
+/// Writes the delivery of `slots` into `out` (exactly its `bytes`): the fields of its
+/// `datagrams` datagrams, then their payloads back to back (`udpx::packed::put_slot`).
+pub(crate) fn fill_delivery(area: &RecvBatch, slots: std::ops::Range<usize>, datagrams: usize, out: &mut [u8], sources: &mut Sources) {
+    let (mut fields, payloads) = out.split_at_mut((packed::RECV_FIELDS * datagrams).min(out.len()));
+    let mut at = 0usize;
+    for (m, payload) in area.slots().skip(slots.start).take(slots.len()) {
+        let source = sources.index(&m.source);
+        // `out` was sized for exactly these slots, so every one fits.
+        let Some(n) = packed::put_slot(fields, payloads, &mut at, payload, m.stride, m.source.port(), source) else { return };
+        fields = &mut fields[n * packed::RECV_FIELDS..];
+    }
+}
+
+/// The `metadata` argument of a delivery of `slots`: one object per datagram (the segments
+/// of a GRO run share their slot's).
+pub(crate) fn metadata_array(env: sys::napi_env, area: &RecvBatch, slots: std::ops::Range<usize>, datagrams: usize) -> Option<sys::napi_value> {
+    let mut arr = ptr::null_mut();
+    // SAFETY: out-pointer is a live local; a scope is open.
+    if !ok(unsafe { sys::napi_create_array_with_length(env, datagrams, &mut arr) }) {
+        return None;
+    }
+    let mut k = 0u32;
+    for i in slots {
+        let m = area.meta(i);
+        let x = metadata_object(env, m)?;
+        for _ in 0..m.segments() {
+            // SAFETY: `arr` is a live array, `x` a live object.
+            unsafe { sys::napi_set_element(env, arr, k, x) };
+            k += 1;
+        }
+    }
+    Some(arr)
 }
 
 /// `(errno, origin, type, code, info, offender, destination, port)` for one error-queue

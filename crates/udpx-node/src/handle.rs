@@ -13,6 +13,7 @@ use crate::callback::{AddressMemo, JsCallback};
 use crate::destination::DestinationCache;
 use crate::error::{status, uv_code};
 use crate::fds;
+use crate::delivery::Sources;
 use crate::reader::{Counters, ReadAgain};
 use crate::uv::{self, Poll, PollTarget};
 use crate::writer::SendQueue;
@@ -49,6 +50,8 @@ pub(crate) struct Handle {
     pub(crate) addr_memo: RefCell<AddressMemo>,
     /// Whether reading again after a short batch pays off here (the reader's record).
     pub(crate) read_again: RefCell<ReadAgain>,
+    /// The source strings of the last delivered batch.
+    pub(crate) sources: RefCell<Sources>,
     /// The env-cleanup registration (a leaked `Rc<Handle>`), removed on close.
     cleanup: Cell<*const Handle>,
     env: Cell<sys::napi_env>,
@@ -77,6 +80,7 @@ impl Handle {
             shared: Cell::new(false),
             addr_memo: RefCell::new(AddressMemo::new()),
             read_again: RefCell::new(ReadAgain::default()),
+            sources: RefCell::new(Sources::default()),
             cleanup: Cell::new(ptr::null()),
             env: Cell::new(ptr::null_mut()),
         }
@@ -207,6 +211,7 @@ impl Handle {
         }
         self.on_batch.borrow_mut().take();
         self.on_icmp_error.borrow_mut().take();
+        drop(self.sources.take());
         let hook = self.cleanup.replace(ptr::null());
         if !hook.is_null() && !env.is_null() {
             if !from_cleanup_hook {

@@ -9,7 +9,7 @@
 //! functions on a socket's `BatchSender`), `handle` (a socket's state and lifecycle),
 //! `reader` (receive loop, stats), `writer` (sends and writability), `destination` (a send's
 //! address: libuv's checks, the last one parsed), `deliver` (JS values of
-//! received datagrams), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
+//! received datagrams), `delivery` (the JS memory a batch is delivered in), `callback` (calling JS from the loop), `fds` (descriptors: handle type, owned
 //! per thread), `uv` (libuv poll handles), `address` (libuv's
 //! address forms), `error` (errno values and flags, exported to JS).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -24,6 +24,7 @@ mod error;
 mod fds;
 mod handle;
 mod reader;
+mod delivery;
 mod socket;
 mod uv;
 mod writer;

@@ -9,10 +9,16 @@ use udpx::RecvBatch;
 use crate::deliver;
 use crate::error::uv_code;
 use crate::handle::Handle;
+use crate::delivery;
 
 /// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once), and per
 /// readiness event: the work one loop turn does is bounded.
 const RECV_BATCH: usize = 64;
+/// Datagram slots read per readiness event while a batch handler is set: a few full
+/// batches, so that a flood costs one trip through the loop and `epoll_wait` per four
+/// `recvmmsg` calls, not per call; still bounded (four handler calls per event, where libuv
+/// makes 32 `'message'` calls), and reading stops at once when JS pauses it.
+const BATCH_EVENT_SLOTS: usize = 4 * RECV_BATCH;
 /// Receive calls per readiness event. After a short batch the queue was empty when read,
 /// but a peer may have answered while the handlers ran (in ping-pong on one CPU, the peer
 /// runs as soon as the handler's send wakes it); reading again then saves a trip through
@@ -112,14 +118,21 @@ impl Handle {
         // datagram at a time, as libuv reads: what this socket does not deliver (it closed
         // in a handler, say) stays in the kernel for the others.
         let shared = self.shared.get();
-        let (per_call, mut budget) = if shared { (1, SHARED_READS) } else { (RECV_BATCH, RECV_BATCH) };
-        for call in 0..RECV_CALLS {
+        let (per_call, mut budget) = if shared {
+            (1, SHARED_READS)
+        } else if self.on_batch.borrow().is_some() {
+            (RECV_BATCH, BATCH_EVENT_SLOTS)
+        } else {
+            (RECV_BATCH, RECV_BATCH)
+        };
+        let mut short = false;
+        for _ in 0..RECV_CALLS {
             if self.closed.get() || !self.reading.get() || budget == 0 {
                 return;
             }
-            // A call after the first follows a short batch (a full one spends the budget);
-            // one datagram per call (shared) cannot tell, so those go on as libuv's.
-            let again = call > 0 && !shared;
+            // A read after a short batch; one datagram per call (shared) cannot tell, so
+            // those go on as libuv's.
+            let again = short && !shared;
             if again && !self.read_again.borrow_mut().wanted() {
                 return;
             }
@@ -146,25 +159,18 @@ impl Handle {
                     return;
                 }
             };
-            RECV_AREA.with(|area| self.account(&area.borrow(), n));
-            ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
+            let (datagrams, bytes) = RECV_AREA.with(|area| self.account(&area.borrow(), n));
             if self.on_batch.borrow().is_some() {
-                self.deliver_batch();
-            } else if self.message_batches.get() && ITEMS.with(|items| items.borrow().len()) > 1 {
-                self.deliver_messages();
+                self.deliver_batches(n, (datagrams, bytes + udpx::packed::RECV_FIELDS * datagrams));
             } else {
-                // One datagram per call: also a lone datagram with batches on, which costs
-                // less alone (no slab, no meta array) — the ping-pong case.
-                for i in 0..n {
-                    let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
-                    for seg in 0..segments {
-                        if self.closed.get() || self.on_message.borrow().is_none() {
-                            return;
-                        }
-                        self.deliver(i, seg);
-                    }
+                ITEMS.with(|items| RECV_AREA.with(|area| deliver::items(&area.borrow(), n, &mut items.borrow_mut())));
+                if self.message_batches.get() && ITEMS.with(|items| items.borrow().len()) > 1 {
+                    self.deliver_messages();
+                } else {
+                    self.deliver_each(0, n);
                 }
             }
+            short = n < max;
             budget -= n.min(budget);
         }
     }
@@ -186,12 +192,13 @@ impl Handle {
         }
     }
 
-    /// Counts what a receive brought in (GRO runs as the datagrams they hold).
-    fn account(&self, area: &RecvBatch, n: usize) {
+    /// Counts what a receive brought in (GRO runs as the datagrams they hold); returns the
+    /// datagrams and payload bytes.
+    fn account(&self, area: &RecvBatch, n: usize) -> (usize, usize) {
         let mut stats = self.stats.get();
+        let before = stats.rx_bytes;
         let mut datagrams = 0;
-        for i in 0..n {
-            let m = area.meta(i);
+        for (m, _) in area.slots().take(n) {
             datagrams += m.segments();
             stats.rx_bytes += m.len as u64;
             if let Some(d) = m.drops {
@@ -200,6 +207,7 @@ impl Handle {
         }
         stats.rx_datagrams += datagrams as u64;
         self.stats.set(stats);
+        (datagrams, (stats.rx_bytes - before) as usize)
     }
 
     /// `onMessage(buffer, address, port[, metadata])` for segment `seg` of slot `i`. The
@@ -219,13 +227,67 @@ impl Handle {
         }
     }
 
-    /// One `onBatch(buffer, meta, addresses, metadata)` call for everything read.
-    fn deliver_batch(&self) {
-        let Some(cb) = self.on_batch.borrow().clone() else { return };
+    /// One `onMessage` call per datagram of slots `from..n`: the path without batches, and
+    /// also a lone datagram with batches on, which costs less alone (no slab, no meta
+    /// array) — the ping-pong case.
+    fn deliver_each(&self, from: usize, n: usize) {
+        for i in from..n {
+            let segments = RECV_AREA.with(|area| area.borrow().meta(i).segments());
+            for seg in 0..segments {
+                if self.closed.get() || self.on_message.borrow().is_none() {
+                    return;
+                }
+                self.deliver(i, seg);
+            }
+        }
+    }
+
+    /// `onBatch(arrayBuffer, count, bytes, addresses, metadata)` for what was read: one
+    /// ArrayBuffer holding the batch's fields, then its payloads (see [`crate::delivery`]),
+    /// which the JS side views. One call for the whole receive unless it passes the byte
+    /// cap, then one per part. Should JS stop batch delivery in one of those calls, the rest
+    /// goes to `onMessage` one datagram at a time. `all` is `(datagrams, bytes)` of the
+    /// whole receive, which is one delivery when it is within the cap.
+    fn deliver_batches(&self, n: usize, all: (usize, usize)) {
         let metadata = self.metadata.get();
-        cb.call(|env| {
-            ITEMS.with(|items| RECV_AREA.with(|area| deliver::batch_args(env, &area.borrow(), &items.borrow(), metadata)))
-        });
+        let mut start = 0;
+        while start < n {
+            if self.closed.get() {
+                return;
+            }
+            let Some(cb) = self.on_batch.borrow().clone() else {
+                return self.deliver_each(start, n);
+            };
+            let (end, datagrams, bytes) = if start == 0 && all.1 <= delivery::CAP {
+                (n, all.0, all.1)
+            } else {
+                RECV_AREA.with(|area| deliver::next_delivery(&area.borrow(), start, n))
+            };
+            cb.call(|env| {
+                let (buffer, data) = delivery::batch_buffer(env, bytes)?;
+                // SAFETY: `batch_buffer` made an ArrayBuffer of `bytes` bytes at `data` (a
+                // dangling aligned pointer for 0 bytes), kept alive by the open scope; no JS
+                // runs while the slice lives.
+                let out = unsafe { std::slice::from_raw_parts_mut(data, bytes) };
+                let mut sources = self.sources.borrow_mut();
+                sources.clear();
+                RECV_AREA.with(|area| deliver::fill_delivery(&area.borrow(), start..end, datagrams, out, &mut sources));
+                let addresses = sources.array(env)?;
+                let extras = if metadata {
+                    RECV_AREA.with(|area| deliver::metadata_array(env, &area.borrow(), start..end, datagrams))?
+                } else {
+                    deliver::undefined(env)?
+                };
+                Some([
+                    buffer,
+                    deliver::number(env, datagrams as f64)?,
+                    deliver::number(env, (bytes - udpx::packed::RECV_FIELDS * datagrams) as f64)?,
+                    addresses,
+                    extras,
+                ])
+            });
+            start = end;
+        }
     }
 
     /// `'message'` in batches: one `onMessage(buffer, meta, addresses, metadata)` call per

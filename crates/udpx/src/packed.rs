@@ -85,6 +85,47 @@ pub fn put(out: &mut [u8], at: &mut usize, payload: &[u8]) -> Option<(u32, u32)>
     Some(view)
 }
 
+/// Bytes of fields per datagram in a received batch's region: four native-endian u32s —
+/// the datagram's offset among the batch's payloads, its length, the sender's port and the
+/// index of the sender's address in the batch's list (what JS reads as a `Uint32Array`).
+pub const RECV_FIELDS: usize = 16;
+
+/// Puts one received slot into a batch region, the layout the Node binding hands to JS:
+/// its payload is copied into `payloads` at `*at` (and `*at` moves past it), and `fields`
+/// gets [`RECV_FIELDS`] bytes per datagram of the slot — one, or one per segment of a GRO
+/// run (`stride` bytes each but the last, as [`gro_segments`](crate::gro_segments) splits
+/// them). Returns how many datagrams it wrote; `None` (nothing written) when the payload or
+/// the fields do not fit, or an offset would not fit in a u32.
+///
+/// ```
+/// use udpx::packed::{put_slot, RECV_FIELDS};
+/// let (mut fields, mut payloads, mut at) = ([0u8; 2 * RECV_FIELDS], [0u8; 5], 0);
+/// assert_eq!(put_slot(&mut fields, &mut payloads, &mut at, b"aaabb", 3, 9, 0), Some(2));
+/// assert_eq!(&payloads, b"aaabb");
+/// assert_eq!(fields[16..20], 3u32.to_ne_bytes()); // the second datagram starts at 3
+/// ```
+pub fn put_slot(fields: &mut [u8], payloads: &mut [u8], at: &mut usize, payload: &[u8], stride: usize, port: u16, source: u32) -> Option<usize> {
+    let segments = crate::segment_count(payload.len(), stride);
+    let fields = fields.get_mut(..segments.checked_mul(RECV_FIELDS)?)?;
+    let end = at.checked_add(payload.len())?;
+    let base = u32::try_from(*at).ok()?;
+    u32::try_from(end).ok()?;
+    payloads.get_mut(*at..end)?.copy_from_slice(payload);
+    let stride = if stride == 0 || stride > payload.len() { payload.len() } else { stride };
+    let mut offset = 0usize;
+    for f in fields.chunks_exact_mut(RECV_FIELDS) {
+        let len = stride.min(payload.len() - offset);
+        // Both fit in a u32: offset + len <= payload.len() and base + payload.len() does.
+        let values = [base + offset as u32, len as u32, u32::from(port), source];
+        for (dst, v) in f.chunks_exact_mut(4).zip(values) {
+            dst.copy_from_slice(&v.to_ne_bytes());
+        }
+        offset += len;
+    }
+    *at = end;
+    Some(segments)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +180,44 @@ mod tests {
                 prop_assert_eq!(&out[off as usize..(off + len) as usize], &p[..]);
                 expect_at += len;
             }
+        }
+
+        /// Received slots (any payload, any stride) put one after another into a region with
+        /// room for all: reading the fields back gives each slot's GRO segments in order,
+        /// with their port and source; a slot that does not fit writes nothing.
+        #[test]
+        fn put_slot_fields_give_the_segments_back(
+            slots in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..300), prop_oneof![Just(0usize), 1usize..400], any::<u16>(), 0u32..70), 0..8),
+            short in any::<bool>(),
+        ) {
+            let datagrams: usize = slots.iter().map(|(p, st, _, _)| crate::segment_count(p.len(), *st)).sum();
+            let bytes: usize = slots.iter().map(|(p, ..)| p.len()).sum();
+            let room = if short { bytes.saturating_sub(1) } else { bytes };
+            let (mut fields, mut payloads) = (vec![0u8; datagrams * RECV_FIELDS], vec![0u8; room]);
+            let (mut at, mut k) = (0usize, 0usize);
+            let mut want = Vec::new();
+            for (p, stride, port, source) in &slots {
+                let before = (at, payloads.clone());
+                match put_slot(&mut fields[k * RECV_FIELDS..], &mut payloads, &mut at, p, *stride, *port, *source) {
+                    Some(n) => {
+                        prop_assert_eq!(n, crate::segment_count(p.len(), *stride));
+                        for seg in crate::gro_segments(p, *stride) {
+                            want.push((seg.to_vec(), *port, *source));
+                        }
+                        k += n;
+                    }
+                    None => {
+                        prop_assert!(before.0 + p.len() > room);
+                        prop_assert_eq!((at, &payloads), (before.0, &before.1));
+                    }
+                }
+            }
+            let read = |f: &[u8], i: usize| u32::from_ne_bytes(f[i * 4..i * 4 + 4].try_into().unwrap()) as usize;
+            let got: Vec<(Vec<u8>, u16, u32)> = fields[..k * RECV_FIELDS]
+                .chunks_exact(RECV_FIELDS)
+                .map(|f| (payloads[read(f, 0)..read(f, 0) + read(f, 1)].to_vec(), read(f, 2) as u16, read(f, 3) as u32))
+                .collect();
+            prop_assert_eq!(got, want);
         }
 
         /// Any lengths against any buffer: the datagrams lie inside it, back to back, and

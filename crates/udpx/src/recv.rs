@@ -13,7 +13,8 @@ use crate::UdpSocket;
 /// How many datagrams a slot of `len` bytes holds when each is `stride` bytes but the last:
 /// one when `stride` is 0 (no GRO) or the slot is empty (an empty datagram).
 pub fn segment_count(len: usize, stride: usize) -> usize {
-    if stride == 0 || len == 0 {
+    // A slot without GRO has `stride == len`: one datagram, without a division.
+    if stride == 0 || len <= stride {
         1
     } else {
         len.div_ceil(stride)
@@ -145,6 +146,12 @@ impl RecvBatch {
         &self.metas[i]
     }
 
+    /// Each slot of the last receive in order: its metadata and its payload (GRO runs
+    /// whole). The way to walk a receive once, without an index check per slot.
+    pub fn slots(&self) -> impl ExactSizeIterator<Item = (&RecvMeta, &[u8])> + '_ {
+        self.metas[..self.len].iter().zip(self.storage.chunks_exact(self.slot)).map(|(m, c)| (m, &c[..m.len.min(c.len())]))
+    }
+
     /// The datagrams in slot `i` of the last receive: one, or several when GRO coalesced
     /// them (see [`gro_segments`]).
     ///
@@ -238,6 +245,27 @@ pub(crate) mod tests {
         }
         for (i, p) in seen.iter().enumerate() {
             assert_eq!(p, &vec![i as u8; i]);
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "system calls")]
+    fn slots_walk_what_payload_and_meta_give() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        for i in 0..6u8 {
+            a.send(&Transmit::new(Some(to), &vec![i; 3 * i as usize])).unwrap();
+        }
+        let mut batch = RecvBatch::with_slot_size(8, 64);
+        let mut seen = 0;
+        while seen < 6 {
+            let n = recv_wait(&b, &mut batch);
+            assert_eq!(batch.slots().len(), n);
+            for (i, (m, p)) in batch.slots().enumerate() {
+                assert_eq!((m, p), (batch.meta(i), batch.payload(i)));
+                assert_eq!(p, &vec![(seen + i) as u8; 3 * (seen + i)][..]);
+            }
+            seen += n;
         }
     }
 

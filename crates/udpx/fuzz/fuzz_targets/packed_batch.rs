@@ -1,6 +1,7 @@
 //! The packed batch JS hands the binding for `sendBatch`: one buffer, a u32 length per
 //! datagram, and per datagram a port and an index into the distinct hosts; and the way back,
-//! received payloads put into one buffer as (offset, length) views for JS. Input: counts
+//! received payloads put into one buffer as (offset, length) views for JS, and received slots
+//! (GRO runs) put into a batch region as fields plus payloads (`put_slot`). Input: counts
 //! (datagrams, hosts) in two bytes, then u32 lengths, ports and indices (LE), a byte per
 //! host (0: did not parse, else a v4 or v6 address), then the data. Nothing may panic or
 //! read outside the data; datagrams are back to back; destinations follow the indices.
@@ -62,6 +63,32 @@ fuzz_target!(|input: &[u8]| {
                 assert_eq!(&out[o as usize..o as usize + l as usize], *c);
             }
             None => assert!(before + c.len() > room && at == before),
+        }
+    }
+
+    // The received-batch layout: the same datagrams as slots (a GRO stride from the ports,
+    // 0 for none), fields and payloads read back as the slots' segments; with one byte of
+    // payload room short (odd n), the slot that does not fit writes nothing.
+    let strides: Vec<usize> = (0..chunks.len()).map(|i| ports.get(i).map_or(0, |&p| (p % 97) as usize)).collect();
+    let segments: usize = chunks.iter().zip(&strides).map(|(c, &st)| udpx::segment_count(c.len(), st)).sum();
+    let mut fields = vec![0u8; segments * packed::RECV_FIELDS];
+    let mut payloads = vec![0u8; room];
+    let (mut at, mut k) = (0usize, 0usize);
+    for (i, (c, &stride)) in chunks.iter().zip(&strides).enumerate() {
+        let before = (at, payloads.clone());
+        match packed::put_slot(&mut fields[k * packed::RECV_FIELDS..], &mut payloads, &mut at, c, stride, i as u16, i as u32) {
+            Some(n) => {
+                let mut off = before.0;
+                for (j, seg) in udpx::gro_segments(c, stride).enumerate() {
+                    let f = &fields[(k + j) * packed::RECV_FIELDS..(k + j + 1) * packed::RECV_FIELDS];
+                    let v = |x: usize| u32::from_ne_bytes(f[x * 4..x * 4 + 4].try_into().unwrap()) as usize;
+                    assert_eq!((v(0), v(1), v(2), v(3)), (off, seg.len(), i % 65536, i));
+                    assert_eq!(&payloads[off..off + seg.len()], seg);
+                    off += seg.len();
+                }
+                k += n;
+            }
+            None => assert!(before.0 + c.len() > room && (at, &payloads) == (before.0, &before.1)),
         }
     }
 

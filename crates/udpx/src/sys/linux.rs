@@ -124,11 +124,16 @@ pub(crate) struct RecvScratch {
     iovs: Box<[libc::iovec; MAX_BATCH]>,
     hdrs: Box<[libc::mmsghdr; MAX_BATCH]>,
     ctrl: Box<[CmsgBuf<CMSG_LEN>; MAX_BATCH]>,
+    /// The storage (start, length, slot size) the first `.3` headers point into: while a
+    /// receive uses the same, only the lengths the kernel overwrote are reset.
+    prepared: (usize, usize, usize, usize),
 }
 
-// SAFETY: the raw pointers inside the headers are rewritten at the start of every receive
-// to point at buffers borrowed for that call only; between calls they are never read, so
-// moving the scratch to another thread cannot make anything dangle or race.
+// SAFETY: the raw pointers inside the headers point into the scratch's own boxes (which do
+// not move with it) and into the storage of the last receive; a receive reuses them only
+// after checking that its storage borrow starts at the same address with the same length
+// and slot size, and rewrites them otherwise. Between calls they are never read, so moving
+// the scratch to another thread cannot make anything dangle or race.
 unsafe impl Send for RecvScratch {}
 // SAFETY: as above; shared references never touch the pointers.
 unsafe impl Sync for RecvScratch {}
@@ -142,6 +147,7 @@ impl Default for RecvScratch {
                 iovs: Box::new(mem::zeroed()),
                 hdrs: Box::new(mem::zeroed()),
                 ctrl: Box::new([CmsgBuf::new(); MAX_BATCH]),
+                prepared: (0, 0, 0, 0),
             }
         }
     }
@@ -168,23 +174,33 @@ pub(crate) fn recv_batch(
     }
     let namelen: libc::socklen_t = field(mem::size_of::<libc::sockaddr_storage>())?;
     let controllen = field(CMSG_LEN)?;
-    let RecvScratch { names, iovs, hdrs, ctrl } = scratch;
-    // Raw pointers from one base per array, so that filling entry i does not invalidate
-    // the pointers already handed out for entries before it.
-    let (names_p, iovs_p, ctrl_p) = (names.as_mut_ptr(), iovs.as_mut_ptr(), ctrl.as_mut_ptr());
-    for (i, chunk) in storage.chunks_exact_mut(slot).take(n).enumerate() {
-        // SAFETY: i < n <= MAX_BATCH, inside each scratch array.
-        let (name, iov, control) = unsafe { (names_p.add(i), iovs_p.add(i), ctrl_p.add(i)) };
-        // SAFETY: `iov` points at a live iovec of the scratch.
-        unsafe { iov.write(libc::iovec { iov_base: chunk.as_mut_ptr().cast(), iov_len: slot }) };
-        let h = &mut hdrs[i].msg_hdr;
-        h.msg_name = name.cast();
-        h.msg_namelen = namelen;
-        h.msg_iov = iov;
-        h.msg_iovlen = field(1)?;
-        h.msg_control = control.cast();
-        h.msg_controllen = controllen;
-        h.msg_flags = 0;
+    let RecvScratch { names, iovs, hdrs, ctrl, prepared } = scratch;
+    let layout = (storage.as_ptr() as usize, storage.len(), slot);
+    if (prepared.0, prepared.1, prepared.2) == layout && prepared.3 >= n {
+        // The headers already point at this storage: reset what the kernel wrote back.
+        for h in hdrs[..n].iter_mut() {
+            h.msg_hdr.msg_namelen = namelen;
+            h.msg_hdr.msg_controllen = controllen;
+        }
+    } else {
+        // Raw pointers from one base per array, so that filling entry i does not invalidate
+        // the pointers already handed out for entries before it.
+        let (names_p, iovs_p, ctrl_p) = (names.as_mut_ptr(), iovs.as_mut_ptr(), ctrl.as_mut_ptr());
+        for (i, chunk) in storage.chunks_exact_mut(slot).take(n).enumerate() {
+            // SAFETY: i < n <= MAX_BATCH, inside each scratch array.
+            let (name, iov, control) = unsafe { (names_p.add(i), iovs_p.add(i), ctrl_p.add(i)) };
+            // SAFETY: `iov` points at a live iovec of the scratch.
+            unsafe { iov.write(libc::iovec { iov_base: chunk.as_mut_ptr().cast(), iov_len: slot }) };
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_name = name.cast();
+            h.msg_namelen = namelen;
+            h.msg_iov = iov;
+            h.msg_iovlen = field(1)?;
+            h.msg_control = control.cast();
+            h.msg_controllen = controllen;
+            h.msg_flags = 0;
+        }
+        *prepared = (layout.0, layout.1, layout.2, n);
     }
     let vlen: libc::c_uint = field(n)?;
     let flags = mmsg_flags(libc::MSG_DONTWAIT)?;
@@ -208,10 +224,14 @@ pub(crate) fn recv_batch(
         let name = unsafe { std::slice::from_raw_parts((&names[i] as *const libc::sockaddr_storage).cast::<u8>(), name_len) };
         let source = sockaddr_from_bytes(name).ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
         let len = usize::try_from(hdrs[i].msg_len).unwrap_or(0).min(slot);
-        let mut m = RecvMeta { source, len, stride: len, truncated: h.msg_flags & libc::MSG_TRUNC != 0, ..RecvMeta::unset() };
+        // Written in place, and the control messages walked only when there are any: this
+        // runs once per datagram.
+        let m = &mut metas[i];
+        *m = RecvMeta { source, len, stride: len, truncated: h.msg_flags & libc::MSG_TRUNC != 0, ..RecvMeta::unset() };
         let control_len = usize::try_from(h.msg_controllen).unwrap_or(0).min(CMSG_LEN);
-        cmsg::apply(&ctrl[i].0[..control_len], &mut m);
-        metas[i] = m;
+        if control_len > 0 {
+            cmsg::apply(&ctrl[i].0[..control_len], m);
+        }
     }
     Ok(got)
 }
