@@ -523,7 +523,8 @@ export class Handle {
       const gsoEnd = gsoRunEnd(list, i, to);
       if (gsoEnd - i >= MIN_GSO_RUN) {
         const first = list[i];
-        const r = this.sock.sendSegments([payloads(list, i, gsoEnd, data)], first.length, first.port, first.ip);
+        const run = payloads(list, i, gsoEnd, data);
+        const r = sendSegmented(this.batchSender(), run, run.length, first.length, first.port, first.ip);
         if (r > 0) {
           for (const end = i + r; i < end; i++) list[i].result = list[i].length + 1;
           if (i === gsoEnd) continue;
@@ -569,7 +570,8 @@ export class Handle {
         if (h < 0) h = runHosts.push(p.ip) - 1;
         runHostIndex[k] = h;
       }
-      const r = this.sock.sendBatch(payloads(list, i, i + n, data), runLengths.subarray(0, n), runPorts.subarray(0, n), runHosts, runHostIndex.subarray(0, n));
+      // The per-datagram arrays go whole, with the count used (no views per window).
+      const r = sendPacked(this.batchSender(), payloads(list, i, i + n, data), n, runLengths, runPorts, runHosts, runHostIndex);
       if (r > 0) {
         for (const stop = i + r; i < stop; i++) list[i].result = list[i].length + 1;
       } else if (r === EAGAIN) {

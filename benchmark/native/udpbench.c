@@ -16,7 +16,10 @@
  *                                               127.0.0.1:0, drain them with recvmmsg();
  *                                               prints {"port":first,"ports":[...]};
  *                                               gro 1: UDP_GRO on, 64 KiB slots, datagrams
- *                                               counted per coalesced segment;
+ *                                               counted per coalesced segment; each
+ *                                               datagram's sender address is read, as
+ *                                               every receiver that answers needs it (and
+ *                                               as udpx's receiveBatches delivers it);
  *                                               stdin: "start" resets counters and CPU,
  *                                               "stop" prints the result and exits
  *   udpbench echo                               bind 127.0.0.1:0, echo every datagram
@@ -258,6 +261,7 @@ static int mode_recv(int rcvbuf, int nports, int gro) {
   size_t slot = gro ? GRO_SLOT : SLOT;
   char *bufs = malloc((size_t)BATCH * slot);
   static char ctrl[BATCH][64];
+  static struct sockaddr_storage from[BATCH];
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   memset(msgs, 0, sizeof msgs);
@@ -279,6 +283,10 @@ static int mode_recv(int rcvbuf, int nports, int gro) {
   for (;;) {
     int got = 0;
     for (int p = 0; p < nports; p++) {
+      for (int i = 0; i < BATCH; i++) {
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      }
       if (gro) {
         for (int i = 0; i < BATCH; i++) {
           msgs[i].msg_hdr.msg_control = ctrl[i];
