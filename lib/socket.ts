@@ -225,7 +225,7 @@ export class Socket extends EventEmitter implements HandleOwner {
     }
     const batch = new DatagramBatch(buf, meta, addresses, index, metadata);
     state.batchHandler?.(batch);
-    for (const consume of state.consumers) consume(batch);
+    if (state.consumers.size > 0) for (const consume of state.consumers) consume(batch);
     if (this.listenerCount('message') > 0) {
       for (let i = 0; i < batch.length && this[kState].handle; i++) this.emit('message', batch.data(i), batch.rinfo(i));
     }

@@ -249,16 +249,51 @@ pub(crate) fn next_delivery(area: &RecvBatch, start: usize, n: usize) -> (usize,
 }
 
 /// Writes the delivery of `slots` into `out` (exactly its `bytes`): the fields of its
-/// `datagrams` datagrams, then their payloads back to back (`udpx::packed::put_slot`).
+/// `datagrams` datagrams, then their payloads back to back. One pass over the slots; a slot
+/// holding one datagram (every slot without GRO) is written here directly, a GRO run by
+/// `udpx::packed::put_slot`. The source index is looked up once per run of slots from the
+/// same sender, not per datagram.
 pub(crate) fn fill_delivery(area: &RecvBatch, slots: std::ops::Range<usize>, datagrams: usize, out: &mut [u8], sources: &mut Sources) {
-    let (mut fields, payloads) = out.split_at_mut((packed::RECV_FIELDS * datagrams).min(out.len()));
-    let mut at = 0usize;
-    for (m, payload) in area.slots().skip(slots.start).take(slots.len()) {
-        let source = sources.index(&m.source);
-        // `out` was sized for exactly these slots, so every one fits.
-        let Some(n) = packed::put_slot(fields, payloads, &mut at, payload, m.stride, m.source.port(), source) else { return };
-        fields = &mut fields[n * packed::RECV_FIELDS..];
+    // Every offset below is under `out.len()`, so one check here covers the u32 casts.
+    if u32::try_from(out.len()).is_err() {
+        return;
     }
+    let (fields, payloads) = out.split_at_mut((packed::RECV_FIELDS * datagrams).min(out.len()));
+    let (mut k, mut at) = (0usize, 0usize);
+    let mut last: Option<(SocketAddr, u32)> = None;
+    for (m, payload) in area.slots().skip(slots.start).take(slots.len()) {
+        let source = match last {
+            Some((a, i)) if a == m.source => i,
+            _ => {
+                let i = sources.index(&m.source);
+                last = Some((m.source, i));
+                i
+            }
+        };
+        let port = u32::from(m.source.port());
+        if m.stride == 0 || payload.len() <= m.stride {
+            let end = at + payload.len();
+            // `out` was sized for exactly these slots, so every one fits.
+            let (Some(f), Some(p)) = (fields.get_mut(k..k + packed::RECV_FIELDS), payloads.get_mut(at..end)) else { return };
+            p.copy_from_slice(payload);
+            f.copy_from_slice(&field_bytes([at as u32, payload.len() as u32, port, source]));
+            k += packed::RECV_FIELDS;
+            at = end;
+        } else {
+            let Some(rest) = fields.get_mut(k..) else { return };
+            let Some(n) = packed::put_slot(rest, payloads, &mut at, payload, m.stride, m.source.port(), source) else { return };
+            k += n * packed::RECV_FIELDS;
+        }
+    }
+}
+
+/// One datagram's fields as JS reads them (native-endian u32s).
+fn field_bytes(v: [u32; 4]) -> [u8; packed::RECV_FIELDS] {
+    let mut b = [0u8; packed::RECV_FIELDS];
+    for (dst, x) in b.chunks_exact_mut(4).zip(v) {
+        dst.copy_from_slice(&x.to_ne_bytes());
+    }
+    b
 }
 
 /// The `metadata` argument of a delivery of `slots`: one object per datagram (the segments

@@ -198,7 +198,7 @@ impl Handle {
         let mut stats = self.stats.get();
         let before = stats.rx_bytes;
         let mut datagrams = 0;
-        for (m, _) in area.slots().take(n) {
+        for m in area.metas().iter().take(n) {
             datagrams += m.segments();
             stats.rx_bytes += m.len as u64;
             if let Some(d) = m.drops {
