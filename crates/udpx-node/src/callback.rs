@@ -53,10 +53,7 @@ impl JsCallback {
     /// Calls the function with the values `args` builds, inside a fresh handle scope.
     /// `args` returns `None` if it could not build them (the call is then skipped).
     /// Returns whether the function returned `true`.
-    pub(crate) fn call<const N: usize>(
-        &self,
-        args: impl FnOnce(sys::napi_env) -> Option<[sys::napi_value; N]>,
-    ) -> bool {
+    pub(crate) fn call<const N: usize>(&self, args: impl FnOnce(sys::napi_env) -> Option<[sys::napi_value; N]>) -> bool {
         self.call_ref(self.func, args)
     }
 
@@ -90,9 +87,7 @@ impl JsCallback {
                 let mut result = ptr::null_mut();
                 // SAFETY: `func_value` is a function value of this env, `argv` holds N values
                 // created in the open scope.
-                let s = unsafe {
-                    sys::napi_make_callback(env, self.ctx, recv, func_value, N, argv.as_ptr(), &mut result)
-                };
+                let s = unsafe { sys::napi_make_callback(env, self.ctx, recv, func_value, N, argv.as_ptr(), &mut result) };
                 if s == sys::Status::napi_pending_exception {
                     report_pending(env);
                 } else if ok(s) && !result.is_null() {
@@ -106,7 +101,6 @@ impl JsCallback {
         unsafe { sys::napi_close_handle_scope(env, scope) };
         truthy
     }
-
 }
 
 impl Drop for JsCallback {
@@ -127,7 +121,9 @@ impl Drop for JsCallback {
 #[napi_derive::napi(catch_unwind)]
 pub fn report_uncaught(env: napi::Env, err: napi::bindgen_prelude::Unknown) {
     // SAFETY: `err` is a live value of this call.
-    unsafe { sys::napi_fatal_exception(env.raw(), napi::bindgen_prelude::ToNapiValue::to_napi_value(env.raw(), err).unwrap_or(ptr::null_mut())) };
+    unsafe {
+        sys::napi_fatal_exception(env.raw(), napi::bindgen_prelude::ToNapiValue::to_napi_value(env.raw(), err).unwrap_or(ptr::null_mut()))
+    };
 }
 
 /// Hands the pending exception to Node's uncaught-exception machinery, as an exception

@@ -155,12 +155,7 @@ pub(crate) fn slabs<'a>(area: &'a RecvBatch, items: &'a [Item]) -> impl Iterator
 /// `(buffer, meta, addresses, metadata)` for the datagrams `items`: `buffer` holds their
 /// payloads back to back, `meta` four u32s per datagram — offset, length, port, index into
 /// `addresses` — and `metadata` (with `with_metadata`; else undefined) an object per datagram.
-pub(crate) fn batch_args(
-    env: sys::napi_env,
-    area: &RecvBatch,
-    items: &[Item],
-    with_metadata: bool,
-) -> Option<[sys::napi_value; 4]> {
+pub(crate) fn batch_args(env: sys::napi_env, area: &RecvBatch, items: &[Item], with_metadata: bool) -> Option<[sys::napi_value; 4]> {
     let datagrams = items.len();
     let total: usize = items.iter().map(|&(i, seg)| segment(area, i, seg).len()).sum();
     let mut buf = ptr::null_mut();
@@ -298,7 +293,12 @@ fn field_bytes(v: [u32; 4]) -> [u8; packed::RECV_FIELDS] {
 
 /// The `metadata` argument of a delivery of `slots`: one object per datagram (the segments
 /// of a GRO run share their slot's).
-pub(crate) fn metadata_array(env: sys::napi_env, area: &RecvBatch, slots: std::ops::Range<usize>, datagrams: usize) -> Option<sys::napi_value> {
+pub(crate) fn metadata_array(
+    env: sys::napi_env,
+    area: &RecvBatch,
+    slots: std::ops::Range<usize>,
+    datagrams: usize,
+) -> Option<sys::napi_value> {
     let mut arr = ptr::null_mut();
     // SAFETY: out-pointer is a live local; a scope is open.
     if !ok(unsafe { sys::napi_create_array_with_length(env, datagrams, &mut arr) }) {

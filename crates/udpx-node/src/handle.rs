@@ -10,10 +10,10 @@ use napi::sys;
 use udpx::{Family, UdpSocket};
 
 use crate::callback::{AddressMemo, JsCallback};
+use crate::delivery::Sources;
 use crate::destination::DestinationCache;
 use crate::error::{status, uv_code};
 use crate::fds;
-use crate::delivery::Sources;
 use crate::reader::{Counters, ReadAgain};
 use crate::uv::{self, Poll, PollTarget};
 use crate::writer::SendQueue;

@@ -7,9 +7,9 @@ use napi_derive::napi;
 use udpx::RecvBatch;
 
 use crate::deliver;
+use crate::delivery;
 use crate::error::uv_code;
 use crate::handle::Handle;
-use crate::delivery;
 
 /// Datagrams taken per `recvmmsg` call (and handed to a batch handler at once), and per
 /// readiness event: the work one loop turn does is bounded.

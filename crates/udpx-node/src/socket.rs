@@ -16,14 +16,12 @@ use crate::address::{c_str, format_ip, parse_ip};
 
 use crate::batch_send::{self, BatchSender};
 use crate::callback::JsCallback;
-use crate::writer::Sending;
-use crate::error::{
-    status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EBADF, EINVAL, EISCONN, UV_EEXIST,
-};
+use crate::error::{status, uv_code, BIND_IPV6_ONLY, BIND_REUSE_ADDR, BIND_REUSE_PORT, EAFNOSUPPORT, EBADF, EINVAL, EISCONN, UV_EEXIST};
 use crate::fds;
 use crate::handle::Handle;
 use crate::reader::SocketStats;
 use crate::uv;
+use crate::writer::Sending;
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
 #[napi(object)]
@@ -34,11 +32,7 @@ pub struct AddressInfo {
 }
 
 fn address_info(a: SocketAddr) -> AddressInfo {
-    AddressInfo {
-        address: format_ip(&a),
-        family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
-        port: a.port() as u32,
-    }
+    AddressInfo { address: format_ip(&a), family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(), port: a.port() as u32 }
 }
 
 /// The native half of a dgram socket.
@@ -191,9 +185,13 @@ impl NativeSocket {
 
     /// `sendOne` as a function bound to this socket, for the facade's per-datagram sends:
     /// the same call without the class method's per-call checks (see `bound.rs`).
-    #[napi(catch_unwind, ts_return_type = "(buf: Uint8Array, port: number, ip: string | undefined, done?: (err: number, sent: number) => void) => number")]
+    #[napi(
+        catch_unwind,
+        ts_return_type = "(buf: Uint8Array, port: number, ip: string | undefined, done?: (err: number, sent: number) => void) => number"
+    )]
     pub fn send_one_function(&self, env: Env) -> Result<Unknown<'_>> {
-        let f = crate::bound::send_one_function(env.raw(), &self.inner).ok_or_else(|| Error::from_reason("cannot create the sendOne function"))?;
+        let f = crate::bound::send_one_function(env.raw(), &self.inner)
+            .ok_or_else(|| Error::from_reason("cannot create the sendOne function"))?;
         // SAFETY: `f` is a live function value of this call's env.
         unsafe { Unknown::from_napi_value(env.raw(), f) }
     }
@@ -201,7 +199,8 @@ impl NativeSocket {
     /// `trySendOne` as a function bound to this socket (see `sendOneFunction`).
     #[napi(catch_unwind, ts_return_type = "(buf: Uint8Array, port: number, ip: string | undefined) => number")]
     pub fn try_send_one_function(&self, env: Env) -> Result<Unknown<'_>> {
-        let f = crate::bound::try_send_one_function(env.raw(), &self.inner).ok_or_else(|| Error::from_reason("cannot create the trySendOne function"))?;
+        let f = crate::bound::try_send_one_function(env.raw(), &self.inner)
+            .ok_or_else(|| Error::from_reason("cannot create the trySendOne function"))?;
         // SAFETY: `f` is a live function value of this call's env.
         unsafe { Unknown::from_napi_value(env.raw(), f) }
     }
@@ -522,13 +521,7 @@ impl NativeSocket {
         if size > i32::MAX as u32 {
             return EINVAL as i64;
         }
-        let r = self.inner.with_socket(|s| {
-            if recv {
-                s.recv_buffer_size(size as usize)
-            } else {
-                s.send_buffer_size(size as usize)
-            }
-        });
+        let r = self.inner.with_socket(|s| if recv { s.recv_buffer_size(size as usize) } else { s.send_buffer_size(size as usize) });
         match r {
             Some(Ok(v)) => v as i64,
             Some(Err(e)) => uv_code(&e) as i64,

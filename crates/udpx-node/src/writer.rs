@@ -26,8 +26,8 @@ use napi::sys;
 use udpx::Transmit;
 
 use crate::callback::{report_pending, JsCallback};
-use crate::error::{uv_code, EAGAIN, EBADF, ECANCELED, EDESTADDRREQ, EINVAL, EISCONN};
 use crate::destination::destination;
+use crate::error::{uv_code, EAGAIN, EBADF, ECANCELED, EDESTADDRREQ, EINVAL, EISCONN};
 use crate::handle::Handle;
 
 /// Queued sends handed to the kernel per writable event, bounding the work of one loop turn.
@@ -183,7 +183,12 @@ impl Handle {
     ///
     /// # Safety
     /// `ip` is a live value of `env`, the current call's environment.
-    pub(crate) unsafe fn destination_of(&self, env: sys::napi_env, ip: sys::napi_value, port: u32) -> std::result::Result<Option<SocketAddr>, i32> {
+    pub(crate) unsafe fn destination_of(
+        &self,
+        env: sys::napi_env,
+        ip: sys::napi_value,
+        port: u32,
+    ) -> std::result::Result<Option<SocketAddr>, i32> {
         let inner = self;
         // SAFETY: per the contract.
         unsafe { destination(env, ip, port, inner.connected.get(), inner.v6, &mut inner.destinations.borrow_mut()) }
@@ -216,7 +221,11 @@ impl Handle {
             // SAFETY: per the contract; the slice is used before any JS runs.
             let Some(b) = (unsafe { bytes_of(env, *one) }) else { return EINVAL };
             bytes = b.len();
-            if sendable { inner.send_now(to, &[b]) } else { EAGAIN }
+            if sendable {
+                inner.send_now(to, &[b])
+            } else {
+                EAGAIN
+            }
         } else {
             let mut chunks = Vec::with_capacity(buffers.len());
             for &v in buffers {
@@ -225,7 +234,11 @@ impl Handle {
                 bytes += b.len();
                 chunks.push(b);
             }
-            if sendable { inner.send_now(to, &chunks) } else { EAGAIN }
+            if sendable {
+                inner.send_now(to, &chunks)
+            } else {
+                EAGAIN
+            }
         };
         let handed = (r != EAGAIN).then_some(r);
         if handed.is_some() && !inner.completes_later() {
@@ -233,7 +246,9 @@ impl Handle {
         }
         let mut ty = sys::ValueType::napi_undefined;
         // SAFETY: per the contract; `ty` is a live local.
-        let is_function = !done.is_null() && unsafe { sys::napi_typeof(env, done, &mut ty) } == sys::Status::napi_ok && ty == sys::ValueType::napi_function;
+        let is_function = !done.is_null()
+            && unsafe { sys::napi_typeof(env, done, &mut ty) } == sys::Status::napi_ok
+            && ty == sys::ValueType::napi_function;
         // SAFETY: per the contract.
         unsafe { inner.enqueue(env, Sending::Buffers(buffers), to, bytes, is_function.then_some(done), handed) }
     }

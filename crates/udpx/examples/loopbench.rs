@@ -144,10 +144,8 @@ fn mode_recv(gro: bool, rcvbuf: usize) -> io::Result<()> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 waits += 1;
-                let mut p = [
-                    libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
-                    libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 },
-                ];
+                let mut p =
+                    [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 }];
                 // SAFETY: two valid pollfds.
                 let r = unsafe { libc::poll(p.as_mut_ptr(), 2, 1000) };
                 check_stdin = r > 0 && p[1].revents & (libc::POLLIN | libc::POLLHUP) != 0;

@@ -39,12 +39,12 @@ mod test_support;
 mod tokio;
 mod types;
 
+#[cfg(feature = "tokio")]
+pub use crate::tokio::AsyncUdpSocket;
 pub use recv::{gro_segments, segment_count, GroSegments, RecvBatch};
 pub use socket::UdpSocket;
 pub use sys::RawFd;
 pub use types::{BindOptions, ErrorOrigin, Family, IcmpError, Payload, RecvMeta, Transmit, MAX_DATAGRAM, MAX_GSO_SEGMENTS};
-#[cfg(feature = "tokio")]
-pub use crate::tokio::AsyncUdpSocket;
 
 /// The name of the interface with index `index` (`if_indextoname(3)`).
 pub fn interface_name(index: u32) -> Option<String> {

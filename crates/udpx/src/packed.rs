@@ -48,12 +48,7 @@ pub enum BadDestinations {
 /// The destinations stop before the first datagram whose host is missing or unparsed: the
 /// ones before it can still be sent, and that one fails on its own. When that is the first
 /// datagram, or an array is short, nothing can be sent.
-pub fn destinations(
-    hosts: &[Option<SocketAddr>],
-    ports: &[u32],
-    host_index: &[u32],
-    n: usize,
-) -> Result<Vec<SocketAddr>, BadDestinations> {
+pub fn destinations(hosts: &[Option<SocketAddr>], ports: &[u32], host_index: &[u32], n: usize) -> Result<Vec<SocketAddr>, BadDestinations> {
     if ports.len() < n || host_index.len() < n {
         return Err(BadDestinations::ShortArrays);
     }
@@ -104,7 +99,15 @@ pub const RECV_FIELDS: usize = 16;
 /// assert_eq!(&payloads, b"aaabb");
 /// assert_eq!(fields[16..20], 3u32.to_ne_bytes()); // the second datagram starts at 3
 /// ```
-pub fn put_slot(fields: &mut [u8], payloads: &mut [u8], at: &mut usize, payload: &[u8], stride: usize, port: u16, source: u32) -> Option<usize> {
+pub fn put_slot(
+    fields: &mut [u8],
+    payloads: &mut [u8],
+    at: &mut usize,
+    payload: &[u8],
+    stride: usize,
+    port: u16,
+    source: u32,
+) -> Option<usize> {
     let segments = crate::segment_count(payload.len(), stride);
     let fields = fields.get_mut(..segments.checked_mul(RECV_FIELDS)?)?;
     let end = at.checked_add(payload.len())?;

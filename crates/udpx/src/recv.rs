@@ -113,13 +113,7 @@ impl RecvBatch {
         let capacity = capacity.max(1);
         let slot = slot.max(1);
         let unset = RecvMeta::unset();
-        RecvBatch {
-            scratch: sys::RecvScratch::default(),
-            storage: vec![0; capacity * slot],
-            slot,
-            metas: vec![unset; capacity],
-            len: 0,
-        }
+        RecvBatch { scratch: sys::RecvScratch::default(), storage: vec![0; capacity * slot], slot, metas: vec![unset; capacity], len: 0 }
     }
 
     /// How many datagrams one receive can hold.

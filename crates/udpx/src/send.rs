@@ -161,10 +161,8 @@ fn send_plain(socket: &SockRef<'_>, run: &[Transmit<'_>]) -> io::Result<usize> {
         }
     }
     let iovs: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
-    let datagrams: Vec<Datagram<'_>> = spans
-        .iter()
-        .map(|&(k, a, b)| Datagram { destination: addrs[k].as_ref(), contents: &iovs[a..b] })
-        .collect();
+    let datagrams: Vec<Datagram<'_>> =
+        spans.iter().map(|&(k, a, b)| Datagram { destination: addrs[k].as_ref(), contents: &iovs[a..b] }).collect();
     sys::send_batch(socket, &datagrams)
 }
 

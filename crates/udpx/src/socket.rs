@@ -230,12 +230,7 @@ impl UdpSocket {
 
     /// Joins (`join == true`) or leaves the any-source group `group` on `iface`
     /// (`None`: the kernel's choice).
-    pub fn set_membership(
-        &self,
-        group: SocketAddr,
-        iface: Option<SocketAddr>,
-        join: bool,
-    ) -> io::Result<()> {
+    pub fn set_membership(&self, group: SocketAddr, iface: Option<SocketAddr>, join: bool) -> io::Result<()> {
         match group {
             SocketAddr::V4(g) => {
                 let ifa = match iface {
@@ -265,13 +260,7 @@ impl UdpSocket {
     }
 
     /// Joins or leaves the source-specific group (`source`, `group`) on `iface`.
-    pub fn set_source_membership(
-        &self,
-        source: SocketAddr,
-        group: SocketAddr,
-        iface: Option<SocketAddr>,
-        join: bool,
-    ) -> io::Result<()> {
+    pub fn set_source_membership(&self, source: SocketAddr, group: SocketAddr, iface: Option<SocketAddr>, join: bool) -> io::Result<()> {
         sys::set_source_membership(&self.inner, source, group, iface, join)
     }
 
@@ -327,8 +316,7 @@ impl From<UdpSocket> for std::net::UdpSocket {
 }
 
 fn to_std(a: SockAddr) -> io::Result<SocketAddr> {
-    a.as_socket()
-        .ok_or_else(|| io::Error::from_raw_os_error(sys::errno::EAFNOSUPPORT))
+    a.as_socket().ok_or_else(|| io::Error::from_raw_os_error(sys::errno::EAFNOSUPPORT))
 }
 
 #[cfg(test)]
@@ -353,7 +341,9 @@ mod tests {
         if !matches!(e.raw_os_error(), Some(libc::ENOPROTOOPT | libc::EFAULT)) {
             return false;
         }
-        let line = format!("skipped under emulation: {what} fails with \"{e}\" under `{emulator}` (qemu user mode does not translate it; Linux has it)\n");
+        let line = format!(
+            "skipped under emulation: {what} fails with \"{e}\" under `{emulator}` (qemu user mode does not translate it; Linux has it)\n"
+        );
         let _ = std::io::stderr().write_all(line.as_bytes());
         true
     }

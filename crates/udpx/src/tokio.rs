@@ -53,9 +53,7 @@ impl AsyncUdpSocket {
     ///
     /// Cancel safe: a cancelled call has received nothing.
     pub async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
-        self.io
-            .async_io(Interest::READABLE, || batch.recv_from(&SockRef::from(&self.io), usize::MAX))
-            .await
+        self.io.async_io(Interest::READABLE, || batch.recv_from(&SockRef::from(&self.io), usize::MAX)).await
     }
 
     /// Sends one transmit (see [`UdpSocket::send`]), waiting while the send buffer is full.
@@ -85,9 +83,7 @@ impl AsyncUdpSocket {
                 let size = head.segment_size.unwrap_or(usize::MAX);
                 rest = rest_after(head.contents.parts(), done.saturating_mul(size));
                 let t = Transmit { contents: Payload::Gathered(&rest), ..*head };
-                self.io
-                    .async_io(Interest::WRITABLE, || send(&SockRef::from(&self.io), &self.gso, std::slice::from_ref(&t)))
-                    .await
+                self.io.async_io(Interest::WRITABLE, || send(&SockRef::from(&self.io), &self.gso, std::slice::from_ref(&t))).await
             };
             let mut n = match r {
                 Ok(0) => break,

@@ -58,9 +58,7 @@ pub(crate) fn recv_error(socket: &SockRef<'_>) -> io::Result<Option<IcmpError>> 
     let mut payload = [0u8; 8];
     // SAFETY: an all-zero sockaddr_storage with its full length is a valid, empty address
     // for the kernel to fill.
-    let mut name = unsafe {
-        SockAddr::new(SockAddrStorage::zeroed(), mem::size_of::<libc::sockaddr_storage>().try_into().unwrap_or(0))
-    };
+    let mut name = unsafe { SockAddr::new(SockAddrStorage::zeroed(), mem::size_of::<libc::sockaddr_storage>().try_into().unwrap_or(0)) };
     // SAFETY: u8 has no invalid bit patterns, so viewing initialised bytes as
     // MaybeUninit<u8> is sound; recvmsg only writes into them.
     let data = unsafe { &mut *(&mut payload[..] as *mut [u8] as *mut [MaybeUninit<u8>]) };

@@ -39,9 +39,8 @@ pub(crate) fn recv_batch(
     for (chunk, meta) in storage.chunks_exact_mut(slot.max(1)).zip(metas.iter_mut()) {
         // SAFETY: an all-zero sockaddr_storage with its full length is a valid, empty
         // address for the kernel to fill.
-        let mut name = unsafe {
-            SockAddr::new(SockAddrStorage::zeroed(), mem::size_of::<libc::sockaddr_storage>().try_into().unwrap_or(0))
-        };
+        let mut name =
+            unsafe { SockAddr::new(SockAddrStorage::zeroed(), mem::size_of::<libc::sockaddr_storage>().try_into().unwrap_or(0)) };
         // SAFETY: u8 has no invalid bit patterns, so viewing initialised bytes as
         // MaybeUninit<u8> is sound; recvmsg only writes into them.
         let data = unsafe { &mut *(chunk as *mut [u8] as *mut [MaybeUninit<u8>]) };

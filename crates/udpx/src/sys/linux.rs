@@ -244,7 +244,11 @@ pub(crate) fn send_batch(socket: &SockRef<'_>, datagrams: &[Datagram<'_>]) -> io
     // header without iovecs as sent and drops it.
     let empty = [IoSlice::new(&[])];
     fn or_empty<'s>(contents: &'s [IoSlice<'s>], empty: &'s [IoSlice<'s>]) -> &'s [IoSlice<'s>] {
-        if contents.is_empty() { empty } else { contents }
+        if contents.is_empty() {
+            empty
+        } else {
+            contents
+        }
     }
     if let [one] = datagrams {
         // One datagram (every plain `send()`): sendmsg, without a header array to fill.
@@ -301,12 +305,7 @@ pub(crate) fn send_batch(socket: &SockRef<'_>, datagrams: &[Datagram<'_>]) -> io
 /// Sends the concatenation of `contents` to `destination` as datagrams of `segment` bytes
 /// (the last may be shorter) in one `sendmsg` with `UDP_SEGMENT`; the kernel (or the NIC)
 /// splits it.
-pub(crate) fn send_gso(
-    socket: &SockRef<'_>,
-    destination: Option<&SockAddr>,
-    contents: &[IoSlice<'_>],
-    segment: u16,
-) -> io::Result<usize> {
+pub(crate) fn send_gso(socket: &SockRef<'_>, destination: Option<&SockAddr>, contents: &[IoSlice<'_>], segment: u16) -> io::Result<usize> {
     let mut ctrl = CmsgBuf::<32>::new();
     let len = cmsg::encode(&mut ctrl.0, libc::SOL_UDP, libc::UDP_SEGMENT, &segment.to_ne_bytes())
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;

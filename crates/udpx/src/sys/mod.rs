@@ -31,24 +31,24 @@
 pub(crate) mod cmsg;
 #[cfg(unix)]
 mod unix;
+#[cfg(unix)]
+use unix as os;
 #[cfg(all(unix, any(test, feature = "fuzzing")))]
 #[allow(unused_imports)]
 pub(crate) use unix::{sockaddr_bytes, sockaddr_from_bytes};
-#[cfg(unix)]
-use unix as os;
 
+#[cfg(all(unix, any(not(target_os = "linux"), feature = "portable-backend")))]
+mod fallback;
 #[cfg(target_os = "linux")]
 #[cfg_attr(feature = "portable-backend", allow(dead_code))]
 mod linux;
-#[cfg(all(unix, any(not(target_os = "linux"), feature = "portable-backend")))]
-mod fallback;
 // The error queue is Linux's on either backend; elsewhere the fallback refuses the option.
 #[cfg(target_os = "linux")]
 mod errqueue;
-#[cfg(target_os = "linux")]
-pub(crate) use errqueue::{recv_error, set_recv_errors};
 #[cfg(all(target_os = "linux", feature = "fuzzing"))]
 pub(crate) use errqueue::parse_extended_err;
+#[cfg(target_os = "linux")]
+pub(crate) use errqueue::{recv_error, set_recv_errors};
 #[cfg(all(unix, not(target_os = "linux")))]
 pub(crate) use fallback::{recv_error, set_recv_errors};
 #[cfg(windows)]
@@ -80,8 +80,8 @@ pub(crate) use common::{set_source_membership, udp_family};
 pub(crate) use os::{adopt_fd, disconnect, dup_fd, if_indextoname, if_nametoindex, raw_fd, set_reuse_port, set_tos};
 
 pub(crate) use imp::{
-    bind_device, gso_supported, gso_unsupported, kernel_drops, recv_batch, send_batch, send_gso, set_dont_fragment,
-    set_drop_counting, set_gro, set_recv_metadata, RecvScratch,
+    bind_device, gso_supported, gso_unsupported, kernel_drops, recv_batch, send_batch, send_gso, set_dont_fragment, set_drop_counting,
+    set_gro, set_recv_metadata, RecvScratch,
 };
 
 /// Which backend this build uses: `"linux"` (batched), `"windows"` or `"portable"`.

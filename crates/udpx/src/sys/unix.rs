@@ -137,11 +137,7 @@ pub(crate) fn set_source_membership_v6(
     req.gsr_interface = index;
     copy_sockaddr(&SockAddr::from(group), &mut req.gsr_group);
     copy_sockaddr(&SockAddr::from(source), &mut req.gsr_source);
-    let opt = if join {
-        libc::MCAST_JOIN_SOURCE_GROUP
-    } else {
-        libc::MCAST_LEAVE_SOURCE_GROUP
-    };
+    let opt = if join { libc::MCAST_JOIN_SOURCE_GROUP } else { libc::MCAST_LEAVE_SOURCE_GROUP };
     // SAFETY: `req` is a live group_source_req and the length passed is its size.
     let r = unsafe {
         libc::setsockopt(
@@ -152,20 +148,18 @@ pub(crate) fn set_source_membership_v6(
             mem::size_of::<libc::group_source_req>() as libc::socklen_t,
         )
     };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn copy_sockaddr(from: &SockAddr, to: &mut libc::sockaddr_storage) {
     let len = usize::try_from(from.len()).unwrap_or(0).min(mem::size_of::<libc::sockaddr_storage>());
     // SAFETY: both regions are valid for `len` bytes (bounded by the storage size above)
     // and do not overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            from.as_ptr().cast::<u8>(),
-            (to as *mut libc::sockaddr_storage).cast::<u8>(),
-            len,
-        )
-    }
+    unsafe { std::ptr::copy_nonoverlapping(from.as_ptr().cast::<u8>(), (to as *mut libc::sockaddr_storage).cast::<u8>(), len) }
 }
 
 #[cfg(test)]

@@ -70,9 +70,7 @@ fn raw(socket: &Socket) -> ws::SOCKET {
 /// `setsockopt` with a `DWORD` value, the type of every Winsock option used here.
 fn set_u32_opt(socket: &Socket, level: i32, name: i32, value: u32) -> io::Result<()> {
     // SAFETY: `value` is a live u32 and its size is passed; the socket is borrowed.
-    let r = unsafe {
-        ws::setsockopt(raw(socket), level, name, (&value as *const u32).cast(), mem::size_of::<u32>() as i32)
-    };
+    let r = unsafe { ws::setsockopt(raw(socket), level, name, (&value as *const u32).cast(), mem::size_of::<u32>() as i32) };
     if r == 0 {
         Ok(())
     } else {
@@ -308,12 +306,7 @@ pub(crate) fn send_batch(socket: &SockRef<'_>, datagrams: &[Datagram<'_>]) -> io
 /// Sends the concatenation of `contents` to `destination` as datagrams of `segment` bytes
 /// (the last may be shorter) in one `WSASendMsg` carrying `UDP_SEND_MSG_SIZE`; the stack or
 /// the NIC splits it.
-pub(crate) fn send_gso(
-    socket: &SockRef<'_>,
-    destination: Option<&SockAddr>,
-    contents: &[IoSlice<'_>],
-    segment: u16,
-) -> io::Result<usize> {
+pub(crate) fn send_gso(socket: &SockRef<'_>, destination: Option<&SockAddr>, contents: &[IoSlice<'_>], segment: u16) -> io::Result<usize> {
     let mut ctrl = CmsgBuf::<32>([0; 32]);
     let len = encode(&mut ctrl.0, ws::IPPROTO_UDP, ws::UDP_SEND_MSG_SIZE, &u32::from(segment).to_ne_bytes())
         .ok_or_else(|| os_error(ws::WSAEINVAL))?;
@@ -453,9 +446,7 @@ pub(crate) fn with_socket<T>(socket: RawSocket, f: impl FnOnce(SockRef<'_>) -> T
     let mut len = mem::size_of::<i32>() as i32;
     // SAFETY: SO_TYPE writes an int into `ty`, whose size is passed; an invalid handle makes
     // the call fail (WSAENOTSOCK) without touching anything.
-    let r = unsafe {
-        ws::getsockopt(socket as ws::SOCKET, ws::SOL_SOCKET, ws::SO_TYPE, (&mut ty as *mut i32).cast(), &mut len)
-    };
+    let r = unsafe { ws::getsockopt(socket as ws::SOCKET, ws::SOL_SOCKET, ws::SO_TYPE, (&mut ty as *mut i32).cast(), &mut len) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -529,9 +520,7 @@ fn copy_sockaddr(from: &SockAddr, to: &mut ws::SOCKADDR_STORAGE) {
     let len = usize::try_from(from.len()).unwrap_or(0).min(mem::size_of::<ws::SOCKADDR_STORAGE>());
     // SAFETY: both regions are valid for `len` bytes (bounded by the storage size above)
     // and do not overlap.
-    unsafe {
-        ptr::copy_nonoverlapping(from.as_ptr().cast::<u8>(), (to as *mut ws::SOCKADDR_STORAGE).cast::<u8>(), len)
-    }
+    unsafe { ptr::copy_nonoverlapping(from.as_ptr().cast::<u8>(), (to as *mut ws::SOCKADDR_STORAGE).cast::<u8>(), len) }
 }
 
 #[cfg(test)]
