@@ -167,15 +167,47 @@ test("the binding's batch-send functions refuse a count past their arrays or byt
   const lengths = new Uint32Array([16, 16]);
   const ports = new Uint32Array([port, port]);
   const index = new Uint32Array([0, 0]);
-  t.is(native.sendPacked(sender, data, 3, lengths, ports, ['127.0.0.1'], index), EINVAL, 'count past lengths');
-  t.is(native.sendPacked(sender, data, 2, new Uint32Array([16, 60]), ports, ['127.0.0.1'], index), EINVAL, 'lengths past the data');
-  t.is(native.sendPacked(sender, data, 2, lengths, ports.subarray(0, 1), ['127.0.0.1'], index), EINVAL, 'ports shorter than count');
+  t.is(native.sendPacked(sender, ['127.0.0.1'], data, 3, lengths, ports, index), EINVAL, 'count past lengths');
+  t.is(native.sendPacked(sender, ['127.0.0.1'], data, 2, new Uint32Array([16, 60]), ports, index), EINVAL, 'lengths past the data');
+  t.is(native.sendPacked(sender, ['127.0.0.1'], data, 2, lengths, ports.subarray(0, 1), index), EINVAL, 'ports shorter than count');
   t.is(native.sendSegmented(sender, data, 65, 16, port, '127.0.0.1'), EINVAL, 'bytes past the buffer');
   // In range, the same calls send: 2 packed datagrams, then 4 segments of 16 bytes.
-  t.is(native.sendPacked(sender, data, 2, lengths, ports, ['127.0.0.1'], index), 2);
+  t.is(native.sendPacked(sender, ['127.0.0.1'], data, 2, lengths, ports, index), 2);
   t.is(native.sendSegmented(sender, data, 64, 16, port, '127.0.0.1'), 4);
   await until(() => got.length >= 6);
   t.deepEqual(got.map((m) => m.data.length), [16, 16, 16, 16, 16, 16]);
   sock.close();
   t.is(native.sendSegmented(sender, data, 64, 16, port, '127.0.0.1'), native.errno.EBADF, 'after close');
+});
+
+test("a hosts array whose getter detaches the data is read before the data: sendPacked sees the detached (empty) buffer and refuses, reading no freed memory", async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const native = require('../lib/native');
+  const rx = await bound('udp4');
+  t.teardown(() => closeAll(rx));
+  const got = collector(rx);
+  const sock = new native.NativeSocket(false);
+  t.teardown(() => sock.close());
+  t.is(sock.bind('127.0.0.1', 0, 0), 0);
+  const port = rx.address().port;
+  // Its own ArrayBuffer (not the pool's), so that transferring it detaches only this view.
+  const data = new Uint8Array(new ArrayBuffer(4096)).fill(0x61);
+  const hosts: string[] = [];
+  let detached = false;
+  Object.defineProperty(hosts, 0, {
+    enumerable: true,
+    get() {
+      structuredClone(data.buffer, { transfer: [data.buffer] });
+      detached = true;
+      return '127.0.0.1';
+    },
+  });
+  const r = native.sendPacked(sock.batchSender(), hosts, data, 1, new Uint32Array([4096]), new Uint32Array([port]), new Uint32Array([0]));
+  t.true(detached, 'the getter ran');
+  t.is(data.byteLength, 0, 'the data is detached');
+  t.is(r, native.errno.EINVAL, 'refused: the datagram is past the (now empty) data');
+  // Nothing went out: a datagram sent to ourselves would arrive within this round trip.
+  rx.send('end', port, '127.0.0.1');
+  await until(() => got.length >= 1);
+  t.deepEqual(got.map((m) => m.data.toString()), ['end']);
 });

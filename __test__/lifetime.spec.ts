@@ -89,6 +89,15 @@ const BIND = `s.bind(0, '127.0.0.1'`;
 
 const cases: Case[] = [
   {
+    // libuv's send request keeps the loop alive until it completes, even on an unref'd
+    // handle; under --test-udp-no-try-send every send waits for writability that way.
+    name: "an unref'd socket's queued sends keep the process until their callbacks, then it exits",
+    body: `const s = dgram.createSocket('udp4'); ${BIND}, () => { s.unref(); const p = s.address().port; s.send('a', p, '127.0.0.1', (e, n) => log('sent a', e, n)); s.send('bb', p, '127.0.0.1', (e, n) => log('sent bb', e, n)); process.nextTick(() => log('queued', s.getSendQueueCount())); });`,
+    exits: true,
+    expectLines: ['sent a null 1', 'sent bb null 2'],
+    nodeArgs: ['--test-udp-no-try-send'],
+  },
+  {
     name: 'a bound ref\'d socket keeps the process alive',
     body: `const s = dgram.createSocket('udp4'); ${BIND}, () => log('listening'));`,
     exits: false,

@@ -115,8 +115,8 @@ class BatchSend {
           r = sendSegmented(sender, packed, this.handle.gathered, this.segment, this.ports.length > 0 ? this.ports[0] : 0, this.ips[0]);
         } else {
           r = this.ips.length === 0
-            ? sendPacked(sender, packed, want, runLengths, EMPTY, [], EMPTY)
-            : sendPacked(sender, packed, want, runLengths, runPorts, destinations(this.ports, this.ips, from, want), runHostIndex);
+            ? sendPacked(sender, NO_HOSTS, packed, want, runLengths, EMPTY, EMPTY)
+            : sendPacked(sender, destinations(this.ports, this.ips, from, want), packed, want, runLengths, runPorts, runHostIndex);
         }
       }
       const want = end - from;
@@ -186,6 +186,8 @@ function destinations(ports: number[], ips: string[], from: number, n: number): 
 }
 
 const EMPTY = new Uint32Array(0);
+/** No destinations: the connected peer. */
+const NO_HOSTS: string[] = [];
 
 /** The reused send buffer's first size: a window of small datagrams fits. */
 const SCRATCH_BYTES = 64 * 1024;
@@ -571,7 +573,7 @@ export class Handle {
         runHostIndex[k] = h;
       }
       // The per-datagram arrays go whole, with the count used (no views per window).
-      const r = sendPacked(this.batchSender(), payloads(list, i, i + n, data), n, runLengths, runPorts, runHosts, runHostIndex);
+      const r = sendPacked(this.batchSender(), runHosts, payloads(list, i, i + n, data), n, runLengths, runPorts, runHostIndex);
       if (r > 0) {
         for (const stop = i + r; i < stop; i++) list[i].result = list[i].length + 1;
       } else if (r === EAGAIN) {

@@ -10,8 +10,9 @@ export const NativeSocket = binding.NativeSocket;
 export type NativeSocket = import('../native/index').NativeSocket;
 
 /**
- * Batch sends as plain functions on a socket's `batchSender()`: cheaper per call than the
- * NativeSocket methods of the same name (sendBatch, sendSegments of one buffer).
+ * Batch sends as plain functions on a socket's `batchSender()`: cheaper per call than a
+ * NativeSocket method (napi-rs's receiver bookkeeping). `sendPacked(sender, hosts, data,
+ * count, lengths, ports, hostIndex)`, `sendSegmented(sender, data, bytes, segment, port, ip)`.
  */
 export const sendPacked = binding.sendPacked;
 export const sendSegmented = binding.sendSegmented;

@@ -1,6 +1,7 @@
 //! Batch sends: many datagrams per call, packed in one buffer (sendmmsg) or cut into
-//! segments of one size (UDP GSO). Reached two ways: as `NativeSocket` methods, and as plain
-//! functions on the socket's [`BatchSender`], which the facade's `sendBatch` uses. A plain
+//! segments of one size (UDP GSO), as plain functions on the socket's [`BatchSender`], which
+//! the facade's `sendBatch` and coalesced flush use (`NativeSocket.sendSegments` also takes
+//! separate buffers). A plain
 //! function's call skips napi-rs's receiver bookkeeping for `&self` methods (a lock and a
 //! map entry per call, several hundred ns), which is most of the binding's own cost of a
 //! batch call.
@@ -29,7 +30,10 @@ fn destination(h: &Handle, ip: Option<&str>, port: u32) -> Result<Option<SocketA
     }
 }
 
-/// See `NativeSocket::send_batch`.
+/// Sends datagrams with one system call per 64 (`sendmmsg`): `data` holds them back to
+/// back, `lengths[i]` bytes each; datagram `i` goes to `hosts[host_index[i]]:ports[i]`, or
+/// to the connected peer when `hosts` is empty. Returns how many were sent (fewer than
+/// asked: the next would block or failed), or a negative errno when none was.
 pub(crate) fn packed(h: &Handle, data: &[u8], lengths: &[u32], ports: &[u32], hosts: &[String], host_index: &[u32]) -> i32 {
     let check = h.address_check(!hosts.is_empty());
     if check != 0 {
@@ -76,17 +80,19 @@ pub(crate) fn segments(h: &Handle, chunks: &[&[u8]], segment_size: u32, port: u3
     h.sent(r, |n| (n, total.min(n.saturating_mul(seg))))
 }
 
-/// `NativeSocket::send_batch` on a [`BatchSender`], of the first `count` datagrams: the
+/// [`packed`] on a [`BatchSender`], of the first `count` datagrams: the
 /// arrays may be longer (reused from call to call), as `data` may be (bytes after the last
 /// datagram are ignored). EINVAL when `lengths` is shorter than `count`.
 #[napi(catch_unwind)]
 pub fn send_packed(
     #[napi(ts_arg_type = "ExternalObject<'BatchSender'>")] sender: &External<BatchSender>,
+    // Before the views: napi-rs converts in this order, and reading an array's elements can
+    // run JS (a getter) that could detach a buffer whose bytes were already taken.
+    hosts: Vec<String>,
     data: &[u8],
     count: u32,
     lengths: &[u32],
     ports: &[u32],
-    hosts: Vec<String>,
     host_index: &[u32],
 ) -> i32 {
     let Some(lengths) = lengths.get(..count as usize) else { return EINVAL };

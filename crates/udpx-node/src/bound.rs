@@ -86,20 +86,17 @@ unsafe extern "C" fn free_bound(_env: sys::napi_env, data: *mut c_void, _hint: *
 }
 
 /// A bound function's call: its result as a JS number. A panic must not unwind into V8;
-/// the call then returns undefined (which the facade reads as a failure: not a number).
+/// the call then returns EINVAL, which the facade reports as that send's error.
 ///
 /// # Safety
 /// `env` and `info` are those of a call of a function made by [`bind`].
 unsafe extern "C" fn callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    std::panic::catch_unwind(|| {
-        // SAFETY: per the contract.
-        let code = unsafe { call(env, info) };
-        let mut v = ptr::null_mut();
-        // SAFETY: creates a number in the call's scope.
-        unsafe { sys::napi_create_int32(env, code, &mut v) };
-        v
-    })
-    .unwrap_or(ptr::null_mut())
+    // SAFETY: per the contract.
+    let code = std::panic::catch_unwind(|| unsafe { call(env, info) }).unwrap_or(EINVAL);
+    let mut v = ptr::null_mut();
+    // SAFETY: creates a number in the call's scope.
+    unsafe { sys::napi_create_int32(env, code, &mut v) };
+    v
 }
 
 /// # Safety

@@ -188,6 +188,9 @@ impl Handle {
         if self.on_message.borrow().is_some() && self.reading.get() {
             events |= uv::READABLE;
         }
+        // Sends waiting for writability keep the loop alive even on an unref'd socket, as
+        // libuv's registered send requests do; the socket's own ref comes back with the drain.
+        p.set_ref(on || self.refed.get());
         status(p.set_events(events))
     }
 

@@ -21,7 +21,7 @@ use crate::fds;
 use crate::handle::Handle;
 use crate::reader::SocketStats;
 use crate::uv;
-use crate::writer::Sending;
+use crate::writer::{bytes_of, Sending};
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
 #[napi(object)]
@@ -247,23 +247,22 @@ impl NativeSocket {
         self.inner.sends.borrow_mut().try_send = on;
     }
 
-    /// Sends datagrams with one system call per 64 (`sendmmsg`): `data` holds them back to
-    /// back, `lengths[i]` bytes each; datagram `i` goes to `hosts[hostIndex[i]]:ports[i]`, or
-    /// to the connected peer when `hosts` is empty. `lengths`, `ports` and `hostIndex` are
-    /// Uint32Arrays, read in place; one buffer crosses instead of one value per datagram.
-    /// Returns how many were sent (fewer than asked: the next would block or failed), or a
-    /// negative errno when none was.
-    #[napi(catch_unwind)]
-    pub fn send_batch(&self, data: &[u8], lengths: &[u32], ports: &[u32], hosts: Vec<String>, host_index: &[u32]) -> i32 {
-        batch_send::packed(&self.inner, data, lengths, ports, &hosts, host_index)
-    }
-
     /// Sends `chunks` (each `segmentSize` bytes but the last) to one destination, gathered
     /// into GSO sends where the kernel has GSO; a single chunk is split into segments. Returns how many were sent, or a negative
     /// errno.
-    #[napi(catch_unwind)]
-    pub fn send_segments(&self, chunks: Vec<&[u8]>, segment_size: u32, port: u32, ip: Option<String>) -> i32 {
-        batch_send::segments(&self.inner, &chunks, segment_size, port, ip.as_deref())
+    ///
+    /// The chunks are taken as values and read only once all are in: reading an array's
+    /// element can run JS (a getter), which could detach a buffer read before it.
+    #[napi(catch_unwind, ts_args_type = "chunks: Uint8Array[], segmentSize: number, port: number, ip?: string | undefined | null")]
+    pub fn send_segments(&self, env: Env, chunks: Vec<Unknown<'_>>, segment_size: u32, port: u32, ip: Option<String>) -> i32 {
+        let mut slices = Vec::with_capacity(chunks.len());
+        for c in &chunks {
+            // SAFETY: `c` is an argument of this call, in its environment; no JS runs from
+            // here until the send below is done with the slices.
+            let Some(b) = (unsafe { bytes_of(env.raw(), c.raw()) }) else { return EINVAL };
+            slices.push(b);
+        }
+        batch_send::segments(&self.inner, &slices, segment_size, port, ip.as_deref())
     }
 
     /// This socket's handle for the batch-send functions (`sendPacked`, `sendSegmented`),
@@ -424,7 +423,8 @@ impl NativeSocket {
     pub fn set_ref(&self, on: bool) {
         self.inner.refed.set(on);
         if let Some(p) = &*self.inner.poll.borrow() {
-            p.set_ref(on);
+            // Queued sends keep the loop alive meanwhile (see Handle::want_writable).
+            p.set_ref(on || self.inner.sends.borrow().count() > 0);
         }
     }
 

@@ -163,11 +163,14 @@ pub(crate) unsafe fn bytes_of<'a>(env: sys::napi_env, v: sys::napi_value) -> Opt
     if !ok(unsafe { sys::napi_get_typedarray_info(env, v, &mut kind, &mut length, &mut data, &mut buffer, &mut offset) }) {
         return None;
     }
-    let width = match kind {
-        sys::TypedarrayType::int8_array | sys::TypedarrayType::uint8_array | sys::TypedarrayType::uint8_clamped_array => 1,
-        sys::TypedarrayType::int16_array | sys::TypedarrayType::uint16_array => 2,
-        sys::TypedarrayType::int32_array | sys::TypedarrayType::uint32_array | sys::TypedarrayType::float32_array => 4,
-        _ => 8,
+    // Element widths by napi_typedarray_type; an unknown kind (a newer Node's) is refused
+    // rather than guessed: too wide a guess would read past the view.
+    let width = match kind as i32 {
+        0..=2 => 1,      // int8, uint8, uint8 clamped
+        3 | 4 | 11 => 2, // int16, uint16, float16
+        5..=7 => 4,      // int32, uint32, float32
+        8..=10 => 8,     // float64, bigint64, biguint64
+        _ => return None,
     };
     if data.is_null() || length == 0 {
         return Some(&[]);
@@ -250,7 +253,19 @@ impl Handle {
             && unsafe { sys::napi_typeof(env, done, &mut ty) } == sys::Status::napi_ok
             && ty == sys::ValueType::napi_function;
         // SAFETY: per the contract.
-        unsafe { inner.enqueue(env, Sending::Buffers(buffers), to, bytes, is_function.then_some(done), handed) }
+        let queued = unsafe { inner.enqueue(env, Sending::Buffers(buffers), to, bytes, is_function.then_some(done), handed) };
+        match handed {
+            // Sent already, but its completion could not be queued (closed meanwhile, or
+            // the poll failed): report what the kernel said, not the queueing error.
+            Some(r) if queued < 0 => {
+                if r >= 0 {
+                    r + 1
+                } else {
+                    r
+                }
+            }
+            _ => queued,
+        }
     }
 
     /// Tries to send `buf` now to `ip:port` (or the connected peer), but never queues it:
