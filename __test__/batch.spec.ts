@@ -780,7 +780,7 @@ for (const [hwm, gro, count, size] of [[4, false, 50, 20], [16, true, 64, 100]] 
     const tx = await xbound(t, 'udp4');
     const it = rx.messages({ highWaterMark: hwm });
     t.teardown(() => { it.return!(); });
-    const first = Promise.race([it.next(), sleep(1000).then(() => null)]);
+    const first = Promise.race([it.next(), sleep(5000).then(() => null)]);
     const [err, sent] = await sendBatchP(tx, Array.from({ length: count }, (_, i) => payload(i, size)), rx.address().port, '127.0.0.1');
     t.is(err, null);
     t.is(sent, count);
