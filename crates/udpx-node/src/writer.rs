@@ -165,7 +165,7 @@ pub(crate) unsafe fn bytes_of<'a>(env: sys::napi_env, v: sys::napi_value) -> Opt
     }
     // Element widths by napi_typedarray_type; an unknown kind (a newer Node's) is refused
     // rather than guessed: too wide a guess would read past the view.
-    let width = match kind as i32 {
+    let width = match kind {
         0..=2 => 1,      // int8, uint8, uint8 clamped
         3 | 4 | 11 => 2, // int16, uint16, float16
         5..=7 => 4,      // int32, uint32, float32
