@@ -151,7 +151,8 @@ test('sendBatch of more than a 1 MiB window (unequal sizes, sendmmsg): all sent,
   t.true(got.length > 0);
 });
 
-test("the binding's batch-send functions refuse a count past their arrays or bytes past the buffer (EINVAL), sending nothing", async (t) => {
+/** A receiver, and a bound socket of the binding itself (the batch-send functions' own arguments, no facade). */
+async function nativeSender(t: ExecutionContext) {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const native = require('../lib/native');
   const rx = await bound('udp4');
@@ -160,6 +161,11 @@ test("the binding's batch-send functions refuse a count past their arrays or byt
   const sock = new native.NativeSocket(false);
   t.teardown(() => sock.close());
   t.is(sock.bind('127.0.0.1', 0, 0), 0);
+  return { native, rx, got, sock };
+}
+
+test("the binding's batch-send functions refuse a count past their arrays or bytes past the buffer (EINVAL), sending nothing", async (t) => {
+  const { native, rx, got, sock } = await nativeSender(t);
   const sender = sock.batchSender();
   const port = rx.address().port;
   const EINVAL = native.errno.EINVAL;
@@ -181,14 +187,7 @@ test("the binding's batch-send functions refuse a count past their arrays or byt
 });
 
 test("a hosts array whose getter detaches the data is read before the data: sendPacked sees the detached (empty) buffer and refuses, reading no freed memory", async (t) => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const native = require('../lib/native');
-  const rx = await bound('udp4');
-  t.teardown(() => closeAll(rx));
-  const got = collector(rx);
-  const sock = new native.NativeSocket(false);
-  t.teardown(() => sock.close());
-  t.is(sock.bind('127.0.0.1', 0, 0), 0);
+  const { native, rx, got, sock } = await nativeSender(t);
   const port = rx.address().port;
   // Its own ArrayBuffer (not the pool's), so that transferring it detaches only this view.
   const data = new Uint8Array(new ArrayBuffer(4096)).fill(0x61);
